@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+#include <sluice/core/config.hpp>
+#include <sluice/core/record.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+inline namespace v0 {
+
+/// Records that travel together: what sources emit and what a batcher hands to a format.
+///
+/// Payloads and partition strings live back to back in two byte arenas, so appending a record
+/// is a copy into reused capacity, not an allocation: clear() keeps the capacity, and stages
+/// reuse one batch for the next.
+///
+/// Thread safety: none; a batch is owned by one stage at a time and moved between them.
+class record_batch {
+ public:
+  struct const_iterator;
+
+  /// Appends a record; the views it is given are copied.
+  void append(std::string_view payload, sluice::cursor cursor = {}, timestamp event_time = {},
+              std::string_view partition = {}) {
+    entries_.push_back({payloads_.size(), payload.size(), partitions_.size(), partition.size(),
+                        event_time, cursor});
+    payloads_.append(payload);
+    partitions_.append(partition);
+  }
+  void append(const record_ref& r) { append(r.payload, r.cursor, r.event_time, r.partition); }
+
+  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+  /// Sum of payload sizes.
+  [[nodiscard]] std::size_t payload_bytes() const noexcept { return payloads_.size(); }
+
+  [[nodiscard]] record_ref operator[](std::size_t i) const noexcept {
+    const entry& e = entries_[i];
+    return {std::string_view(payloads_).substr(e.payload_offset, e.payload_size),
+            std::string_view(partitions_).substr(e.partition_offset, e.partition_size),
+            e.event_time, e.cursor};
+  }
+  [[nodiscard]] const_iterator begin() const noexcept { return {this, 0}; }
+  [[nodiscard]] const_iterator end() const noexcept { return {this, size()}; }
+
+  /// Changes the cursor of record `i` (the disk buffer re-stamps records with its own cursors).
+  void set_cursor(std::size_t i, sluice::cursor c) noexcept { entries_[i].cursor = c; }
+  /// Changes the partition keys of record `i`.
+  void set_partition(std::size_t i, std::string_view partition);
+  /// Changes the event time of record `i`.
+  void set_event_time(std::size_t i, timestamp t) noexcept { entries_[i].event_time = t; }
+
+  /// Partition shared by every record when a batcher grouped them; empty otherwise.
+  [[nodiscard]] const std::string& partition() const noexcept { return partition_; }
+  void set_partition(std::string_view partition) { partition_.assign(partition); }
+
+  /// When the first record of this batch arrived: the start of the batch latency metric.
+  [[nodiscard]] std::chrono::steady_clock::time_point opened_at() const noexcept { return opened_at_; }
+  void set_opened_at(std::chrono::steady_clock::time_point t) noexcept { opened_at_ = t; }
+
+  /// Empties the batch and keeps its capacity.
+  void clear() noexcept {
+    entries_.clear();
+    payloads_.clear();
+    partitions_.clear();
+    partition_.clear();
+    opened_at_ = {};
+  }
+  void reserve(std::size_t records, std::size_t bytes) {
+    entries_.reserve(records);
+    payloads_.reserve(bytes);
+  }
+
+  struct const_iterator {
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = record_ref;
+    using difference_type = std::ptrdiff_t;
+    const record_batch* batch = nullptr;
+    std::size_t index = 0;
+    record_ref operator*() const noexcept { return (*batch)[index]; }
+    const_iterator& operator++() noexcept { ++index; return *this; }
+    const_iterator operator++(int) noexcept { auto copy = *this; ++index; return copy; }
+    friend bool operator==(const const_iterator&, const const_iterator&) = default;
+  };
+
+ private:
+  struct entry {
+    std::size_t payload_offset, payload_size, partition_offset, partition_size;
+    timestamp event_time;
+    sluice::cursor cursor;
+  };
+  std::vector<entry> entries_;
+  std::string payloads_;
+  std::string partitions_;
+  std::string partition_;
+  std::chrono::steady_clock::time_point opened_at_{};
+};
+
+inline void record_batch::set_partition(std::size_t i, std::string_view partition) {
+  entry& e = entries_[i];
+  if (partition.size() <= e.partition_size) {
+    partitions_.replace(e.partition_offset, partition.size(), partition);
+  } else {
+    // The old bytes stay as unreferenced garbage until clear(); partitions are small.
+    e.partition_offset = partitions_.size();
+    partitions_.append(partition);
+  }
+  e.partition_size = partition.size();
+}
+
+}  // namespace v0
+}  // namespace sluice

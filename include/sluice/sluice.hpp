@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The umbrella of the dependency-free part of sluice: core vocabulary and pipeline, buffers,
+// batchers, the JSON Lines format and the files connector. Codecs, encryption and stores that
+// need a library have their own headers (sluice/codec/zstd.hpp, sluice/crypto/envelope.hpp, ...),
+// or take them all with sluice/all.hpp.
+#include <sluice/core/config.hpp>
+#include <sluice/core/concepts.hpp>
+#include <sluice/core/context.hpp>
+#include <sluice/core/cursor.hpp>
+#include <sluice/core/error.hpp>
+#include <sluice/core/metrics.hpp>
+#include <sluice/core/object.hpp>
+#include <sluice/core/pipeline.hpp>
+#include <sluice/core/record.hpp>
+#include <sluice/core/record_batch.hpp>
+#include <sluice/format/jsonl.hpp>

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <sluice/core/cursor.hpp>
+
+#include <sluice_test/support.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <random>
+
+using namespace sluice;
+
+TEST_CASE("cursor tracker commits a position only when every record before it is durable", "[core][cursor]") {
+  cursor_tracker tracker;
+  std::vector<std::uint64_t> commits;
+  auto id = tracker.add_source("file", [&](std::uint64_t p) { commits.push_back(p); });
+  record_batch b;
+  for (std::uint64_t i = 1; i <= 6; ++i) b.append("x", {id, i * 100});
+  tracker.track(b);
+  // Three objects: {1,2}, {3,4}, {5,6}; they complete out of order.
+  cursor_set first, second, third;
+  first.add(b[0].cursor), first.add(b[1].cursor);
+  second.add(b[2].cursor), second.add(b[3].cursor);
+  third.add(b[4].cursor), third.add(b[5].cursor);
+  CHECK(second.ranges().size() == 1);
+  tracker.ack(third);
+  CHECK(commits.empty());
+  tracker.ack(first);
+  REQUIRE(commits == std::vector<std::uint64_t>{200});
+  tracker.ack(second);
+  REQUIRE(commits == std::vector<std::uint64_t>{200, 600});
+  CHECK(tracker.in_flight() == 0);
+}
+
+TEST_CASE("cursor tracker commits in order whatever order interleaved objects complete in", "[core][cursor]") {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 20; ++round) {
+    cursor_tracker tracker;
+    std::vector<std::uint64_t> commits;
+    auto id = tracker.add_source("s", [&](std::uint64_t p) { commits.push_back(p); });
+    record_batch b;
+    for (std::uint64_t i = 1; i <= 200; ++i) b.append("x", {id, i});
+    tracker.track(b);
+    // Scatter records over 7 "partitions", as a partitioning batcher would.
+    std::vector<cursor_set> objects(7);
+    for (std::size_t i = 0; i < b.size(); ++i) objects[rng() % 7].add(b[i].cursor);
+    std::shuffle(objects.begin(), objects.end(), rng);
+    for (auto& o : objects) tracker.ack(o);
+    REQUIRE_FALSE(commits.empty());
+    CHECK(commits.back() == 200);
+    CHECK(std::is_sorted(commits.begin(), commits.end()));
+  }
+}
+
+TEST_CASE("checkpoint store replaces its file atomically and reads it back", "[core][cursor]") {
+  sluice_test::temp_dir dir;
+  auto path = dir / "checkpoint";
+  {
+    checkpoint_store store(path);
+    CHECK_FALSE(store.get("a").first);
+    store.put("a", 10);
+    store.put("name\twith tab", 20);
+    store.put("a", 30);
+  }
+  checkpoint_store again(path);
+  CHECK(again.get("a") == std::pair<bool, std::uint64_t>{true, 30});
+  CHECK(again.get("name\twith tab") == std::pair<bool, std::uint64_t>{true, 20});
+  CHECK_FALSE(std::filesystem::exists(dir / "checkpoint.tmp"));
+}
+
+TEST_CASE("a corrupt checkpoint file is an error naming the file and line", "[core][cursor]") {
+  sluice_test::temp_dir dir;
+  sluice_test::write_file(dir / "checkpoint", "10\tok\nnot-a-number\tbad\n");
+  try {
+    checkpoint_store store(dir / "checkpoint");
+    FAIL("no error");
+  } catch (const sluice::error& e) {
+    CHECK_THAT(e.what(), Catch::Contains("line 2"));
+    CHECK_THAT(e.what(), Catch::Contains("checkpoint"));
+  }
+}
