@@ -14,4 +14,6 @@
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/units.hpp>
+#include <sluice/batch/by_size.hpp>
 #include <sluice/format/jsonl.hpp>

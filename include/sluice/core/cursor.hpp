@@ -127,6 +127,9 @@ class basic_cursor_tracker {
   /// Marks the records of `covered` durable (or deliberately dropped) and commits what that
   /// completes.
   void ack(const cursor_set& covered) {
+    // Held from marking to running the callbacks: two racing acks could otherwise run their
+    // commits in the wrong order and store an older position over a newer one.
+    std::lock_guard commit_lock(commit_mutex_);
     std::vector<std::pair<commit_function*, std::uint64_t>> commits;
     {
       std::lock_guard lock(mutex_);
@@ -201,8 +204,7 @@ class basic_cursor_tracker {
     }
   }
   void run_commits(std::vector<std::pair<commit_function*, std::uint64_t>>& commits) {
-    // One commit at a time keeps positions in order per source even when acks race.
-    std::lock_guard lock(commit_mutex_);
+    // One commit at a time (ack holds commit_mutex_) keeps positions in order per source.
     for (auto& [fn, position] : commits) (*fn)(position);
   }
 

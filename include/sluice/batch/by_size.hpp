@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+#include <sluice/core/config.hpp>
+#include <sluice/core/concepts.hpp>
+#include <sluice/core/context.hpp>
+#include <sluice/core/error.hpp>
+#include <sluice/core/pipeline.hpp>
+#include <sluice/core/record_batch.hpp>
+#include <sluice/core/units.hpp>
+#include <sluice/batch/detail/index_list.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace sluice::batch {
+using sluice::operator|;
+
+/// What batch::by_size does with a record of a new partition when `max_partitions` partitions
+/// are already open.
+enum class partition_overflow {
+  /// The record goes to the error output as `activePartitionExceeded`
+  /// (errc::partition_limit_exceeded), as Firehose's dynamic partitioning does.
+  reject,
+  /// The least recently used open partition is emitted early to make room.
+  flush_lru,
+};
+
+namespace detail {
+/// "64 MiB", "512 KiB" or "1000 bytes": sizes in configuration messages, as the user wrote them.
+inline std::string describe_bytes(std::size_t n) {
+  if (n != 0 && n % 1_MiB == 0) return std::to_string(n / 1_MiB) + " MiB";
+  if (n != 0 && n % 1_KiB == 0) return std::to_string(n / 1_KiB) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+/// Bytes a buffered record costs beyond its payload and partition: its entry in the batch
+/// (offsets, sizes, event time, cursor). Counted so that tiny records cannot defeat the bound.
+inline constexpr std::size_t record_overhead = 64;
+
+/// Hashes std::string and std::string_view alike, so a lookup by string_view needs no string.
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+}  // namespace detail
+
+/// Groups records into one batch per partition and emits a partition's batch when it reaches
+/// a size, a record count or an age: the batcher in front of a format stage.
+///
+/// Records are grouped by their partition keys (record_ref::partition; the empty partition is
+/// a partition too). A partition's batch is emitted, with record_batch::partition() set and
+/// opened_at() the arrival of its first record:
+/// - before a record would take it past `max_bytes` of payload (a single record larger than
+///   `max_bytes` is emitted alone), or when it reaches `max_records` records (0: no limit);
+/// - on tick() once it is `max_age` old (0: at the end of every push);
+/// - on flush() (drain), every open batch, oldest first;
+/// - when more than `max_partitions` partitions would be open and the policy is
+///   partition_overflow::flush_lru: the least recently used one;
+/// - when the open batches together take more than `max_buffered_bytes`: one of the largest
+///   (within a factor of two of the largest), until they fit again.
+///
+/// Records keep their order within a partition. The size limits follow Firehose's buffering
+/// hints: validate() requires `max_bytes` of 1 MiB..128 MiB and `max_age` of 0..900 s.
+///
+/// Errors: a record of a new partition past `max_partitions` open partitions goes to the error
+/// output with errc::partition_limit_exceeded (`activePartitionExceeded`) under the reject
+/// policy. Invalid configuration throws config_error from validate() and open().
+///
+/// Allocation: the partition lookup is a hash map searched with the record's string_view (the
+/// previous record's partition is checked first); records are copied into batches that are
+/// reused after the next stage has taken them (record_batch::clear keeps the capacity) and map
+/// nodes are recycled, so a steady stream allocates nothing per record.
+/// Memory: at most `max_buffered_bytes` (payload + partition + 64 bytes per record, and the
+/// capacity kept by reused batches), plus one record, whatever the number of partitions.
+///
+/// Thread safety: a node is used by one thread at a time (the pipeline's contract).
+///
+/// @code
+///   auto p = connector::files{.root = "/data/in"}
+///          | transform::partition_by{.fields = {"event_type"}}
+///          | batch::by_size{.max_bytes = 64_MiB, .max_age = std::chrono::seconds(60),
+///                           .max_partitions = 500,
+///                           .on_partition_overflow = batch::partition_overflow::flush_lru}
+///          | format::jsonl{}
+///          | store::local{.root = "./lake"};
+/// @endcode
+struct by_size {
+  using stage_concept = stage_tag;
+  using input_type = record_batch;
+  using output_type = record_batch;
+
+  /// Emit a partition's batch before its payload bytes would exceed this (1 MiB..128 MiB).
+  std::size_t max_bytes = 64_MiB;
+  /// Emit a partition's batch when it holds this many records; 0 means no limit.
+  std::size_t max_records = 0;
+  /// Emit a partition's batch on the first tick after it is this old (0..900 s); 0 emits every
+  /// batch at the end of each push.
+  std::chrono::milliseconds max_age = std::chrono::seconds(60);
+  /// Most partitions open at once (>= 1).
+  std::size_t max_partitions = 1000;
+  /// What a record of a new partition does past `max_partitions`.
+  partition_overflow on_partition_overflow = partition_overflow::reject;
+  /// Memory bound over every open batch (>= max_bytes).
+  std::size_t max_buffered_bytes = 256_MiB;
+
+  /// Throws config_error naming the field, its value and the allowed range.
+  void validate() const {
+    if (max_bytes < 1_MiB || max_bytes > 128_MiB)
+      throw config_error("batch::by_size.max_bytes = " + detail::describe_bytes(max_bytes) +
+                         ": must be 1 MiB..128 MiB (Firehose buffering hints)");
+    if (max_age < std::chrono::milliseconds::zero() || max_age > std::chrono::seconds(900)) {
+      auto ms = max_age.count();
+      throw config_error("batch::by_size.max_age = " +
+                         (ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms") +
+                         ": must be 0s..900s (Firehose buffering hints)");
+    }
+    if (max_partitions < 1)
+      throw config_error("batch::by_size.max_partitions = 0: must be at least 1");
+    if (max_partitions > detail::no_slot - 1)
+      throw config_error("batch::by_size.max_partitions = " + std::to_string(max_partitions) +
+                         ": must be at most " + std::to_string(detail::no_slot - 1));
+    if (max_buffered_bytes < max_bytes)
+      throw config_error("batch::by_size.max_buffered_bytes = " + detail::describe_bytes(max_buffered_bytes) +
+                         ": must be at least max_bytes (" + detail::describe_bytes(max_bytes) + ")");
+  }
+
+  template <class Next>
+  class node;
+
+  template <class MakeNext>
+  auto open(run_context& ctx, MakeNext&& make_next) const {
+    validate();
+    return node<decltype(make_next())>(*this, ctx, make_next);
+  }
+};
+
+/// The running batcher: open batches per partition, recency/age/size indexes over them.
+template <class Next>
+class by_size::node {
+ public:
+  template <class MakeNext>
+  node(const by_size& config, run_context& ctx, MakeNext&& make_next)
+      : config_(config), ctx_(ctx), next_(make_next()) {}
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  void push(record_batch&& in) {
+    if (in.empty()) return;
+    auto arrival = in.opened_at() == clock::time_point{} ? clock::now() : in.opened_at();
+    for (const record_ref r : in) {
+      std::uint32_t i = find_or_open(r, arrival);
+      if (i == detail::no_slot) continue;  // rejected: partition limit
+      slot* s = &slots_[i];
+      if (!s->records.empty() && s->records.payload_bytes() + r.payload.size() > config_.max_bytes) {
+        // Emit before the record would take the batch past max_bytes; the record opens the next.
+        emit(i);
+        i = find_or_open(r, arrival);
+        s = &slots_[i];
+      }
+      s->records.append(r);
+      account(i, r.payload.size() + r.partition.size() + detail::record_overhead);
+      if (s->records.payload_bytes() >= config_.max_bytes ||
+          (config_.max_records != 0 && s->records.size() >= config_.max_records)) {
+        emit(i);
+      }
+      while (memory_ > config_.max_buffered_bytes) shed_memory();
+    }
+    if (config_.max_age == std::chrono::milliseconds::zero()) emit_all();
+  }
+
+  /// Emits every open batch (oldest first), then flushes the next stage.
+  void flush() {
+    emit_all();
+    next_.flush();
+  }
+
+  /// Emits the batches that are `max_age` old, then ticks the next stage.
+  void tick() {
+    auto now = clock::now();
+    // Age order is opening order; arrivals are (nearly) monotonic, so the scan stops at the
+    // first batch that is young enough.
+    while (!by_age_.empty() && now - slots_[by_age_.first()].opened_at >= config_.max_age) emit(by_age_.first());
+    next_.tick();
+  }
+
+  /// Partitions with an open batch.
+  [[nodiscard]] std::size_t open_partitions() const noexcept { return map_.size(); }
+  /// Bytes the open batches and the kept spare batches account for (what max_buffered_bytes
+  /// bounds).
+  [[nodiscard]] std::size_t buffered_bytes() const noexcept { return memory_; }
+  /// Records in open batches.
+  [[nodiscard]] std::size_t buffered_records() const noexcept { return buffered_records_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  using map_type = std::unordered_map<std::string, std::uint32_t, detail::string_hash, std::equal_to<>>;
+
+  struct slot {
+    record_batch records;
+    std::size_t cost = 0;      // accounted bytes of the records inside
+    std::size_t capacity = 0;  // the most this batch object ever held: an estimate of its capacity
+    const std::string* key = nullptr;
+    clock::time_point opened_at{};
+    [[nodiscard]] std::size_t held() const noexcept { return std::max(cost, capacity); }
+  };
+  struct spare {
+    record_batch records;
+    std::size_t capacity = 0;
+  };
+  /// Spare batches kept for reuse: few, because each may hold up to max_bytes of capacity.
+  static constexpr std::size_t max_spares = 4;
+
+  std::uint32_t find_or_open(const record_ref& r, clock::time_point arrival) {
+    if (last_ != detail::no_slot && slots_[last_].key != nullptr && *slots_[last_].key == r.partition) {
+      by_recency_.touch(last_);
+      return last_;
+    }
+    if (auto it = map_.find(r.partition); it != map_.end()) {
+      last_ = it->second;
+      by_recency_.touch(last_);
+      return last_;
+    }
+    if (map_.size() >= config_.max_partitions) {
+      if (config_.on_partition_overflow == partition_overflow::reject) {
+        ctx_.reject(r, make_error_code(errc::partition_limit_exceeded),
+                    "partition `" + std::string(r.partition) + "` would be open partition " +
+                        std::to_string(map_.size() + 1) + " (batch::by_size.max_partitions = " +
+                        std::to_string(config_.max_partitions) + ")",
+                    "batch::by_size");
+        return detail::no_slot;
+      }
+      emit(by_recency_.last());
+    }
+    return open_slot(r.partition, arrival);
+  }
+
+  std::uint32_t open_slot(std::string_view partition, clock::time_point arrival) {
+    std::uint32_t i;
+    if (!free_slots_.empty()) {
+      i = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      i = static_cast<std::uint32_t>(slots_.size());
+      slots_.emplace_back();
+      by_recency_.resize(slots_.size());
+      by_age_.resize(slots_.size());
+      by_size_.resize(slots_.size());
+    }
+    slot& s = slots_[i];
+    if (!spares_.empty()) {
+      s.records = std::move(spares_.back().records);
+      s.capacity = spares_.back().capacity;
+      spares_.pop_back();  // its capacity stays counted in memory_, now as the slot's
+    } else {
+      s.records.clear();  // a slot's batch may have been moved from by emit()
+      s.capacity = 0;
+    }
+    s.cost = 0;
+    s.opened_at = arrival;
+    // Reuse a map node (and its key's capacity) from a closed partition when there is one.
+    map_type::iterator it;
+    if (!spare_nodes_.empty()) {
+      auto handle = std::move(spare_nodes_.back());
+      spare_nodes_.pop_back();
+      handle.key().assign(partition);
+      handle.mapped() = i;
+      it = map_.insert(std::move(handle)).position;
+    } else {
+      it = map_.emplace(std::string(partition), i).first;
+    }
+    s.key = &it->first;
+    by_recency_.push_front(i);
+    by_age_.push_back(i);
+    by_size_.update(i, s.held());
+    last_ = i;
+    return i;
+  }
+
+  void account(std::uint32_t i, std::size_t bytes) {
+    slot& s = slots_[i];
+    std::size_t before = s.held();
+    s.cost += bytes;
+    memory_ += s.held() - before;
+    ++buffered_records_;
+    by_size_.update(i, s.held());
+  }
+
+  /// Brings memory_ back under max_buffered_bytes: spare capacity goes first, then one of the
+  /// largest open batches is emitted.
+  void shed_memory() {
+    if (!spares_.empty()) {
+      memory_ -= spares_.back().capacity;
+      spares_.pop_back();
+      return;
+    }
+    std::uint32_t victim = by_size_.largest();
+    SLUICE_ASSERT(victim != detail::no_slot);
+    emit(victim, /*keep_spare=*/false);
+  }
+
+  void emit_all() {
+    while (!by_age_.empty()) emit(by_age_.first());
+  }
+
+  void emit(std::uint32_t i, bool keep_spare = true) {
+    slot& s = slots_[i];
+    std::size_t held = s.held();
+    record_batch out = std::move(s.records);
+    out.set_partition(*s.key);
+    out.set_opened_at(s.opened_at);
+    buffered_records_ -= out.size();
+    memory_ -= held;
+    // Close the slot before pushing: the next stage may throw, and the slot must not stay open.
+    auto it = map_.find(std::string_view(*s.key));
+    spare_nodes_.push_back(map_.extract(it));
+    s.key = nullptr;
+    s.cost = s.capacity = 0;
+    by_recency_.remove(i);
+    by_age_.remove(i);
+    by_size_.remove(i);
+    free_slots_.push_back(i);
+    if (last_ == i) last_ = detail::no_slot;
+
+    next_.push(std::move(out));
+
+    // The next stage has finished with the batch (a format reads it; a queue moves from it):
+    // keep its capacity for a new partition while memory allows.
+    if (keep_spare && spares_.size() < max_spares && memory_ + held <= config_.max_buffered_bytes) {
+      out.clear();
+      memory_ += held;
+      spares_.push_back({std::move(out), held});
+    }
+  }
+
+  const by_size config_;
+  run_context& ctx_;
+  std::vector<slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::vector<spare> spares_;
+  map_type map_;
+  std::vector<typename map_type::node_type> spare_nodes_;
+  detail::index_list by_recency_;  // most recently used first
+  detail::index_list by_age_;      // opened first first
+  detail::size_classes by_size_;
+  std::uint32_t last_ = detail::no_slot;
+  std::size_t memory_ = 0;
+  std::size_t buffered_records_ = 0;
+  Next next_;
+};
+
+}  // namespace sluice::batch

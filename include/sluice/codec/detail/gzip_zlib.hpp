@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+#include <sluice/core/config.hpp>
+#include <sluice/core/error.hpp>
+
+// The zlib back end of codec::gzip, used when the sluice::gzip target does not define
+// SLUICE_GZIP_ISAL (ISA-L absent at configure time); empty otherwise.
+#if !defined(SLUICE_GZIP_ISAL)
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+
+namespace sluice::codec::detail {
+
+inline constexpr int gzip_min_level = 1;
+inline constexpr int gzip_max_level = 9;
+inline constexpr const char* gzip_backend = "zlib";
+
+// zlib counts bytes in uInt: larger inputs and outputs are fed in pieces of this size.
+inline constexpr std::size_t zlib_piece = std::size_t{1} << 30;
+
+/// One deflate stream with a gzip wrapper, allocated once and reset for every member.
+class gzip_encoder {
+ public:
+  explicit gzip_encoder(int level) : zs_(std::make_unique<z_stream>()) {
+    // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+    int r = deflateInit2(zs_.get(), level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    if (r == Z_MEM_ERROR) throw std::bad_alloc();
+    if (r != Z_OK)
+      throw error(boost::system::errc::make_error_code(boost::system::errc::invalid_argument),
+                  "gzip: deflateInit2 failed with " + std::to_string(r));
+  }
+  ~gzip_encoder() { deflateEnd(zs_.get()); }
+  gzip_encoder(const gzip_encoder&) = delete;
+  gzip_encoder& operator=(const gzip_encoder&) = delete;
+
+  /// Compresses `in` as one gzip member into `out`, resized to the member.
+  void compress(std::string_view in, std::string& out) {
+    z_stream* z = zs_.get();
+    deflateReset(z);
+    // The capacity `out` already has (typically the previous body) or half the input; grown
+    // only when the data does not compress.
+    out.resize(std::max(std::min(out.capacity(), in.size() + in.size() / 16 + 1024), in.size() / 2 + 1024));
+    auto* next = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    std::size_t left = in.size(), produced = 0;
+    z->avail_in = 0;
+    for (;;) {
+      if (z->avail_in == 0 && left > 0) {
+        std::size_t piece = std::min(left, zlib_piece);
+        z->next_in = next;
+        z->avail_in = static_cast<uInt>(piece);
+        next += piece;
+        left -= piece;
+      }
+      if (produced == out.size()) out.resize(out.size() + out.size() / 2 + 4096);
+      std::size_t room = std::min(out.size() - produced, zlib_piece);
+      z->next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+      z->avail_out = static_cast<uInt>(room);
+      int r = deflate(z, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+      produced += room - z->avail_out;
+      if (r == Z_STREAM_END) break;
+      if (r != Z_OK && r != Z_BUF_ERROR)
+        throw error(boost::system::errc::make_error_code(boost::system::errc::io_error),
+                    "gzip: deflate failed with " + std::to_string(r));
+    }
+    out.resize(produced);
+  }
+
+ private:
+  std::unique_ptr<z_stream> zs_;
+};
+
+/// One inflate stream (gzip wrapper only), allocated once and reset for every member.
+class gzip_decoder {
+ public:
+  gzip_decoder() : zs_(std::make_unique<z_stream>()) {
+    int r = inflateInit2(zs_.get(), 15 + 16);
+    if (r == Z_MEM_ERROR) throw std::bad_alloc();
+    if (r != Z_OK)
+      throw error(boost::system::errc::make_error_code(boost::system::errc::invalid_argument),
+                  "gzip: inflateInit2 failed with " + std::to_string(r));
+  }
+  ~gzip_decoder() { inflateEnd(zs_.get()); }
+  gzip_decoder(const gzip_decoder&) = delete;
+  gzip_decoder& operator=(const gzip_decoder&) = delete;
+
+  error_code decompress(std::string_view in, std::string& out, std::string* reason) {
+    out.clear();
+    auto fail = [&](errc e, std::string message) {
+      if (reason) *reason = std::move(message);
+      return make_error_code(e);
+    };
+    if (in.empty()) return fail(errc::truncated_object, "gzip: the input is empty: expected at least one member");
+
+    std::size_t guess = in.size() * 3;
+    if (in.size() >= 18) {
+      const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
+      std::size_t isize = std::uint32_t(t[0]) | std::uint32_t(t[1]) << 8 | std::uint32_t(t[2]) << 16 |
+                          std::uint32_t(t[3]) << 24;
+      guess = std::max(guess, std::min(isize + 64, in.size() * 256 + (std::size_t{1} << 20)));
+    }
+    out.resize(std::max<std::size_t>(guess, 64));
+
+    z_stream* z = zs_.get();
+    inflateReset(z);
+    auto* base = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    std::size_t fed = 0, produced = 0, member = 1, member_start = 0;
+    z->avail_in = 0;
+    for (;;) {
+      if (z->avail_in == 0 && fed < in.size()) {
+        std::size_t piece = std::min(in.size() - fed, zlib_piece);
+        z->next_in = base + fed;
+        z->avail_in = static_cast<uInt>(piece);
+        fed += piece;
+      }
+      if (produced == out.size()) out.resize(out.size() + out.size() / 2 + 4096);
+      std::size_t room = std::min(out.size() - produced, zlib_piece);
+      z->next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+      z->avail_out = static_cast<uInt>(room);
+      int r = inflate(z, Z_NO_FLUSH);
+      produced += room - z->avail_out;
+      std::size_t consumed = fed - z->avail_in;
+      if (r == Z_MEM_ERROR) throw std::bad_alloc();
+      if (r == Z_DATA_ERROR || r == Z_NEED_DICT || r == Z_STREAM_ERROR) {
+        out.resize(produced);
+        std::string what = r == Z_NEED_DICT ? "the stream needs a preset dictionary"
+                           : z->msg         ? std::string(z->msg)
+                                            : "invalid deflate data";
+        if (what == "incorrect header check" || what == "unknown compression method")
+          what = "not a gzip member (bad header: " + what + ")";
+        else if (what == "incorrect data check" || what == "incorrect length check")
+          what = "the CRC-32 or length in the trailer does not match: the compressed bytes are corrupt (" + what + ")";
+        return fail(r == Z_NEED_DICT ? errc::unsupported_format : errc::corrupt_object,
+                    "gzip: member " + std::to_string(member) + " starting at byte " + std::to_string(member_start) +
+                        ": " + what + " (near byte " + std::to_string(consumed) + ")");
+      }
+      if (r == Z_STREAM_END) {
+        if (consumed == in.size()) break;
+        // Concatenated members decode to the concatenation of their contents (RFC 1952 2.2).
+        ++member;
+        member_start = consumed;
+        inflateReset(z);
+        fed = consumed;
+        z->avail_in = 0;
+        continue;
+      }
+      if (z->avail_in == 0 && fed == in.size() && z->avail_out > 0) {
+        out.resize(produced);
+        return fail(errc::truncated_object,
+                    "gzip: the input ends inside member " + std::to_string(member) + " starting at byte " +
+                        std::to_string(member_start) + " (" + std::to_string(in.size() - member_start) +
+                        " bytes of it present): the object is truncated");
+      }
+    }
+    out.resize(produced);
+    return {};
+  }
+
+ private:
+  std::unique_ptr<z_stream> zs_;
+};
+
+}  // namespace sluice::codec::detail
+#endif  // !SLUICE_GZIP_ISAL

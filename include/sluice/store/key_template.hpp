@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+#include <sluice/core/config.hpp>
+#include <sluice/core/cursor.hpp>
+#include <sluice/core/error.hpp>
+#include <sluice/core/object.hpp>
+#include <sluice/core/record.hpp>
+#include <sluice/store/detail/civil_time.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::store {
+
+/// The longest key a store accepts, in bytes (S3's limit).
+inline constexpr std::size_t max_key_bytes = 1024;
+
+/// Appends the file extension of an object to `out`: the format's (`.jsonl`, `.csv`,
+/// `.parquet`, `.json`, else `.bin`), then one per content encoding (`.zst`, `.gz`, else
+/// `.<name>`), then `.esdk` when encrypted.
+inline void append_extension(const object& o, std::string& out) {
+  std::string_view type = o.content_type;
+  if (auto semi = type.find(';'); semi != std::string_view::npos) type = type.substr(0, semi);
+  if (type == "application/x-ndjson" || type == "application/jsonl" || type == "application/x-jsonlines")
+    out += ".jsonl";
+  else if (type == "text/csv")
+    out += ".csv";
+  else if (type == "application/vnd.apache.parquet" || type == "application/x-parquet")
+    out += ".parquet";
+  else if (type == "application/json")
+    out += ".json";
+  else
+    out += ".bin";
+  for (const auto& e : o.content_encoding) {
+    if (e == "zstd") out += ".zst";
+    else if (e == "gzip") out += ".gz";
+    else if (!e.empty() && e != "identity") (out += '.') += e;
+  }
+  if (!o.encryption.empty()) out += ".esdk";
+}
+
+/// An object key template, parsed once (at validate/open time) and rendered per object.
+///
+/// Placeholders:
+/// - `{stream}`: the object's stream (the pipeline's options.stream).
+/// - `{time:FMT}`: the first event time of the object (its arrival time when the records carry
+///   none), UTC, formatted with a strftime subset: `%Y %y %m %d %H %M %S %j %F %T %s %%`.
+/// - `{arrival:FMT}`: the arrival time, same format.
+/// - `{partition:NAME}`: the value of partition key NAME (hive form, see partition_keys);
+///   `__none__` when the object has no such key, `__empty__` when the value is empty.
+/// - `{partition}`: the whole hive-form partition string (`event_type=click/hour=13`),
+///   `__none__` when unpartitioned.
+/// - `{seq}`: `<lowest position>-<highest position>-<source digest>`: the positions the object
+///   covers, zero-padded to 20 digits so keys sort, and 8 hex digits of a hash of the names of
+///   the sources it covers (two files of a folder both have an object covering offsets 0..100).
+///   It is derived from the cursors, never a counter, so a replay after a crash rewrites the
+///   same key instead of adding a duplicate.
+/// - `{ext}`: the extension from the content type and encodings (append_extension).
+///
+/// A template that is empty or ends in `/` gets the default file name `{stream}-{seq}{ext}`.
+/// Values that come from data (stream, partition values) are escaped so each stays one path
+/// segment: `/`, `\`, `=`, `%`, control bytes and a whole-value `.` or `..` become `%XX`.
+///
+/// Errors: parse() throws config_error naming the template and the 0-based position for an
+/// unknown placeholder, an unclosed or stray brace, an unsupported time format, an empty,
+/// `.` or `..` path segment, an absolute path, or a template without `{seq}` (objects would
+/// overwrite each other). render() reports a per-object error
+/// (`boost::system::errc::filename_too_long`) for a key over max_key_bytes.
+/// Thread safety: render() is const and may be called from several threads.
+/// @code
+///   auto t = store::key_template::parse("{stream}/{time:%Y/%m/%d/%H}/");
+///   std::string key = t.render(object, ctx.tracker());
+///   // "clicks/2024/05/01/13/clicks-00000000000000000001-00000000000000004096-5f0c2a1e.jsonl"
+/// @endcode
+class key_template {
+ public:
+  /// A template of the default file name only: `{stream}-{seq}{ext}`.
+  key_template() : key_template(parse("")) {}
+
+  /// Parses `text`; `field` names it in errors (e.g. `store::local.key`).
+  [[nodiscard]] static key_template parse(std::string_view text, std::string_view field = "key");
+
+  /// Renders the key of `o` into `out` (replacing its content). `names` gives the source names
+  /// of `o.covered` for `{seq}`. Errors: errc filename_too_long for a key over max_key_bytes,
+  /// invalid_argument when data made an empty or dot segment.
+  error_code render(const object& o, const cursor_tracker& names, std::string& out) const;
+  /// Throwing twin.
+  [[nodiscard]] std::string render(const object& o, const cursor_tracker& names) const {
+    std::string out;
+    if (auto ec = render(o, names, out))
+      throw error(ec, "rendering key template \"" + text_ + "\" (" + std::to_string(out.size()) + " bytes)");
+    return out;
+  }
+
+  /// The template as given.
+  [[nodiscard]] const std::string& text() const noexcept { return text_; }
+
+  /// Appends `value` escaped as one key segment (see the class comment).
+  static void append_segment(std::string& out, std::string_view value);
+  /// Appends the `{seq}` of a cursor set: lowest-highest position and the source digest.
+  static void append_seq(std::string& out, const cursor_set& covered, const cursor_tracker& names);
+
+ private:
+  struct empty_tag {};
+  explicit key_template(empty_tag) {}
+  enum class kind { literal, stream, time, arrival, partition_value, partition, seq, ext };
+  struct part {
+    kind k;
+    std::string text;  // literal text, time format or partition key name
+  };
+  static void append_time(std::string& out, std::string_view format, timestamp t);
+  std::string text_;
+  std::vector<part> parts_;
+};
+
+// ---- definitions ------------------------------------------------------------------------------
+
+inline key_template key_template::parse(std::string_view text, std::string_view field) {
+  key_template t{empty_tag{}};
+  t.text_ = std::string(text);
+  auto fail = [&](std::size_t pos, const std::string& what) {
+    throw config_error(std::string(field) + " = \"" + std::string(text) + "\": " + what + " at position " +
+                       std::to_string(pos));
+  };
+  // Path shape first: relative, no empty, `.` or `..` segment.
+  if (!text.empty() && text.front() == '/') fail(0, "absolute key (starts with `/`); keys are relative to the store");
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t slash = text.find('/', start);
+    std::size_t end = slash == std::string_view::npos ? text.size() : slash;
+    std::string_view seg = text.substr(start, end - start);
+    if (seg == "..") fail(start, "`..` path segment");
+    if (seg == ".") fail(start, "`.` path segment");
+    if (seg.empty() && slash != std::string_view::npos) fail(start, "empty path segment (`//`)");
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  std::string full(text);
+  if (full.empty() || full.back() == '/') full += "{stream}-{seq}{ext}";
+  std::string literal;
+  bool has_seq = false;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    char c = full[i];
+    if (c == '}') fail(i, "`}` without `{`");
+    if (c == '\0') fail(i, "NUL byte");
+    if (c != '{') {
+      literal += c;
+      continue;
+    }
+    std::size_t close = full.find('}', i);
+    std::size_t nested = full.find('{', i + 1);
+    if (close == std::string::npos || (nested != std::string::npos && nested < close))
+      fail(i, "unclosed `{`");
+    std::string_view inner = std::string_view(full).substr(i + 1, close - i - 1);
+    std::string_view name = inner.substr(0, inner.find(':'));
+    bool has_arg = inner.find(':') != std::string_view::npos;
+    std::string_view arg = has_arg ? inner.substr(name.size() + 1) : std::string_view{};
+    part p{kind::literal, std::string(arg)};
+    if (name == "stream" && !has_arg) p.k = kind::stream;
+    else if (name == "seq" && !has_arg) p.k = kind::seq, has_seq = true;
+    else if (name == "ext" && !has_arg) p.k = kind::ext;
+    else if (name == "partition" && !has_arg) p.k = kind::partition;
+    else if (name == "partition") {
+      if (arg.empty()) fail(i, "`{partition:}` needs a key name");
+      p.k = kind::partition_value;
+    } else if (name == "time" || name == "arrival") {
+      if (!has_arg || arg.empty()) fail(i, "`{" + std::string(name) + ":FMT}` needs a format, e.g. {" +
+                                               std::string(name) + ":%Y/%m/%d}");
+      for (std::size_t k = 0; k < arg.size(); ++k) {
+        if (arg[k] != '%') continue;
+        if (k + 1 == arg.size()) fail(i + 1 + name.size() + 1 + k, "time format ends with `%`");
+        char spec = arg[++k];
+        if (std::string_view("YymdHMSjFTs%").find(spec) == std::string_view::npos)
+          fail(i + 1 + name.size() + k, std::string("unsupported time format `%") + spec +
+                                            "` (supported: %Y %y %m %d %H %M %S %j %F %T %s %%)");
+      }
+      p.k = name == "time" ? kind::time : kind::arrival;
+    } else {
+      fail(i, "unknown placeholder `{" + std::string(inner) +
+                  "}` (known: {stream} {time:FMT} {arrival:FMT} {partition} {partition:NAME} {seq} {ext})");
+    }
+    if (!literal.empty()) t.parts_.push_back({kind::literal, std::move(literal)}), literal.clear();
+    t.parts_.push_back(std::move(p));
+    i = close;
+  }
+  if (!literal.empty()) t.parts_.push_back({kind::literal, std::move(literal)});
+  if (!has_seq)
+    fail(text.size(), "no `{seq}`: every object would get the same key; add {seq} or end the template with `/`");
+  return t;
+}
+
+inline void key_template::append_segment(std::string& out, std::string_view value) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  if (value.empty()) {
+    out += "__empty__";
+    return;
+  }
+  bool dots = value == "." || value == "..";
+  for (char ch : value) {
+    auto c = static_cast<unsigned char>(ch);
+    if (dots || c < 0x20 || c == 0x7F || c == '/' || c == '\\' || c == '=' || c == '%') {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+}
+
+inline void key_template::append_seq(std::string& out, const cursor_set& covered, const cursor_tracker& names) {
+  auto [lo, hi] = covered.position_span();
+  char buf[24];
+  auto put = [&](std::uint64_t v) {
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    (void)ec;
+    for (auto n = end - buf; n < 20; ++n) out += '0';
+    out.append(buf, end);
+  };
+  put(lo);
+  out += '-';
+  put(hi);
+  // FNV-1a over the distinct source names in order of first appearance.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  std::vector<std::uint32_t> seen;
+  for (const cursor_range& r : covered.ranges()) {
+    bool again = false;
+    for (auto s : seen) again = again || s == r.source;
+    if (again) continue;
+    seen.push_back(r.source);
+    for (unsigned char c : names.source_name(r.source)) h = (h ^ c) * 0x100000001b3ULL;
+    h = (h ^ 0xFF) * 0x100000001b3ULL;  // separator: {"ab","c"} differs from {"a","bc"}
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '-';
+  auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
+  for (int shift = 28; shift >= 0; shift -= 4) out += hex[(folded >> shift) & 15];
+}
+
+inline void key_template::append_time(std::string& out, std::string_view format, timestamp t) {
+  using store::detail::append_padded;
+  auto c = store::detail::to_civil(t);
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%') {
+      out += format[i];
+      continue;
+    }
+    switch (format[++i]) {
+      case 'Y': append_padded(out, c.year, 4); break;
+      case 'y': append_padded(out, ((c.year % 100) + 100) % 100, 2); break;
+      case 'm': append_padded(out, c.month, 2); break;
+      case 'd': append_padded(out, c.day, 2); break;
+      case 'H': append_padded(out, c.hour, 2); break;
+      case 'M': append_padded(out, c.minute, 2); break;
+      case 'S': append_padded(out, c.second, 2); break;
+      case 'j': append_padded(out, c.day_of_year, 3); break;
+      case 'F':
+        append_padded(out, c.year, 4), out += '-', append_padded(out, c.month, 2), out += '-';
+        append_padded(out, c.day, 2);
+        break;
+      case 'T':
+        append_padded(out, c.hour, 2), out += ':', append_padded(out, c.minute, 2), out += ':';
+        append_padded(out, c.second, 2);
+        break;
+      case 's': append_padded(out, c.epoch_seconds, 1); break;
+      default: out += '%'; break;  // "%%"; parse() rejected everything else
+    }
+  }
+}
+
+inline error_code key_template::render(const object& o, const cursor_tracker& names, std::string& out) const {
+  out.clear();
+  for (const part& p : parts_) {
+    switch (p.k) {
+      case kind::literal: out += p.text; break;
+      case kind::stream: append_segment(out, o.stream); break;
+      case kind::time:
+        append_time(out, p.text, o.first_event_time != timestamp{} ? o.first_event_time : o.arrival_time);
+        break;
+      case kind::arrival: append_time(out, p.text, o.arrival_time); break;
+      case kind::partition_value: {
+        bool found = false;
+        std::string value = partition_value(o.partition, p.text, &found);
+        if (found) append_segment(out, value);
+        else out += "__none__";
+        break;
+      }
+      case kind::partition:
+        if (o.partition.empty()) {
+          out += "__none__";
+          break;
+        }
+        // Already escaped hive form; only dot segments and control bytes need care.
+        for (std::string_view rest = o.partition; !rest.empty();) {
+          auto slash = rest.find('/');
+          auto seg = rest.substr(0, slash);
+          if (seg.empty() || seg == "." || seg == "..") append_segment(out, seg);
+          else
+            for (char ch : seg) {
+              auto c = static_cast<unsigned char>(ch);
+              if (c < 0x20 || c == 0x7F || c == '\\') {
+                static constexpr char hex[] = "0123456789ABCDEF";
+                out += '%', out += hex[c >> 4], out += hex[c & 15];
+              } else {
+                out += ch;
+              }
+            }
+          if (slash == std::string_view::npos) break;
+          out += '/';
+          rest = rest.substr(slash + 1);
+        }
+        break;
+      case kind::seq: append_seq(out, o.covered, names); break;
+      case kind::ext: append_extension(o, out); break;
+    }
+  }
+  if (out.size() > max_key_bytes) return make_error_code(boost::system::errc::filename_too_long);
+  // Belt and braces: whatever the data, a key stays relative and free of dot segments.
+  for (std::size_t start = 0;;) {
+    std::size_t slash = out.find('/', start);
+    std::string_view seg = std::string_view(out).substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (seg.empty() || seg == "." || seg == "..") return make_error_code(boost::system::errc::invalid_argument);
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return {};
+}
+
+}  // namespace sluice::store

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+#include <sluice/core/config.hpp>
+#include <sluice/core/concepts.hpp>
+#include <sluice/core/context.hpp>
+#include <sluice/core/detail/file.hpp>
+#include <sluice/core/error.hpp>
+#include <sluice/core/object.hpp>
+#include <sluice/core/pipeline.hpp>
+#include <sluice/crypto/checksum.hpp>
+#include <sluice/store/detail/local_fs.hpp>
+#include <sluice/store/key_template.hpp>
+#include <sluice/store/sidecar.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sluice::store {
+using sluice::operator|;
+
+/// The suffix of the sidecar file beside each object: `<key>.meta.json`.
+inline constexpr std::string_view sidecar_suffix = ".meta.json";
+
+/// A local folder as the landing zone: each object becomes the file `root/<key>`, with the
+/// sidecar `root/<key>.meta.json` holding its facts (object_info: content type, encodings,
+/// encryption, metadata, counts, size, SHA-256 and CRC32C, times, stream, partition, covered
+/// cursors).
+///
+/// Each write is atomic and, with `.sync`, durable before the object is acknowledged: a stale
+/// sidecar is removed, the object is written to `<key>.tmp`, fsynced, renamed over `<key>`, the
+/// folder fsynced; then the sidecar the same way. Object first, sidecar second: a reader
+/// (local_reader) treats an object without its sidecar as incomplete. Keys are deterministic
+/// (see key_template), so a replay after a crash overwrites the same files.
+///
+/// Checksums are computed once, over the bytes in memory, with a reused SHA-256 context.
+///
+/// Errors: validate() throws config_error for an empty root or an invalid key template. A key
+/// over max_key_bytes is a per-object error: the object goes to the error output (its body as
+/// the payload) and its records are acknowledged. I/O failures (disk full, permissions) throw
+/// sluice::error naming the file, and nothing is acknowledged.
+/// Thread safety: each node is used by one thread; several nodes (workers) may share a root.
+/// @code
+///   auto p = connector::generator{.records = 100'000}
+///          | format::jsonl{}
+///          | store::local{.root = "./lake", .key = "{stream}/{time:%Y/%m/%d/%H}/"};
+///   p.options.stream = "clicks";
+///   p.run();
+/// @endcode
+struct local {
+  using stage_concept = sink_tag;
+  using input_type = object;
+
+  /// The landing folder; created when missing.
+  std::filesystem::path root = "./lake";
+  /// The key template (key_template): where each object lands under root.
+  std::string key = "{stream}/{time:%Y/%m/%d/%H}/";
+  /// fsync files and folders before acknowledging. Off only for tests and throwaway data.
+  bool sync = true;
+
+  void validate() const {
+    if (root.empty()) throw config_error("store::local.root = \"\": must name a folder");
+    (void)key_template::parse(key, "store::local.key");
+    std::string_view k = key;
+    if (k.size() >= sidecar_suffix.size() && k.substr(k.size() - sidecar_suffix.size()) == sidecar_suffix)
+      throw config_error("store::local.key = \"" + key + "\": must not end with `.meta.json` (the sidecar suffix)");
+  }
+
+  class node {
+   public:
+    node(run_context& ctx, const local& config)
+        : ctx_(ctx), root_(config.root), key_(key_template::parse(config.key, "store::local.key")),
+          sync_(config.sync) {}
+
+    void push(object&& o) {
+      if (auto ec = key_.render(o, ctx_.tracker(), key_buf_)) {
+        reject_object(o, ec);
+        return;
+      }
+      o.key = key_buf_;
+      crypto::object_checksums sums = crypto::compute_checksums(o.body, sha_);
+
+      std::filesystem::path path = root_ / key_buf_;
+      std::filesystem::path dir = path.parent_path();
+      if (dir.native() != last_dir_) {
+        if (auto ec = detail::make_directories(dir, sync_)) throw error(ec, "store::local: creating folder " + dir.string());
+        last_dir_ = dir.native();
+      }
+      std::filesystem::path meta = path;
+      meta += sidecar_suffix;
+      // A sidecar left by an earlier run would describe bytes about to change: remove it so a
+      // crash in between leaves an incomplete object, never a mismatched one.
+      if (::unlink(meta.c_str()) == 0 && sync_) {
+        if (auto ec = sluice::detail::fsync_directory(dir)) throw error(ec, "store::local: syncing " + dir.string());
+      }
+      write(path, o.body);
+      write(meta, to_json(describe(o, sums, ctx_.tracker())));
+      ctx_.acknowledge(o);
+    }
+    void flush() {}
+    void tick() {}
+
+   private:
+    void write(const std::filesystem::path& path, std::string_view data) {
+      if (auto ec = sluice::detail::write_file_atomically(path, data, sync_)) {
+        std::filesystem::path tmp = path;
+        tmp += ".tmp";
+        ::unlink(tmp.c_str());
+        throw error(ec, "store::local: writing " + path.string());
+      }
+    }
+    void reject_object(const object& o, error_code ec) {
+      std::string reason = "object key of " + std::to_string(key_buf_.size()) + " bytes from template \"" +
+                           key_.text() + "\"";
+      reason += ec == boost::system::errc::filename_too_long
+                    ? " exceeds " + std::to_string(max_key_bytes) + " bytes"
+                    : " has an empty, `.` or `..` segment";
+      reason += " (starts \"" + key_buf_.substr(0, 120) + "\"); " + std::to_string(o.record_count) +
+                " records not stored";
+      cursor first{};
+      if (!o.covered.empty()) {
+        const cursor_range& r = o.covered.ranges().front();
+        first = {r.source, r.first_position, r.first_seq};
+      }
+      ctx_.reject(record_ref{o.body, o.partition, o.first_event_time, first}, ec, std::move(reason), "store::local");
+      ctx_.tracker().ack(o.covered);  // the other records of the object: handled by the error output
+    }
+
+    run_context& ctx_;
+    std::filesystem::path root_;
+    key_template key_;
+    bool sync_;
+    crypto::sha256 sha_;
+    std::string key_buf_;
+    std::string last_dir_;
+  };
+
+  node open(run_context& ctx) const { return node(ctx, *this); }
+};
+
+/// One stored object read back: its bytes and its sidecar.
+struct stored_object {
+  std::string body;
+  object_info info;
+};
+
+/// Reads what store::local wrote: lists complete objects (those with a sidecar) and reads an
+/// object with its parsed sidecar. What `sluice cat` and `sluice verify` use.
+///
+/// Errors: the error_code overloads report errc::truncated_object for an object without its
+/// sidecar (incomplete), errc::corrupt_object for a sidecar that does not parse or an object
+/// whose size or checksums differ from it, invalid_argument for a key that is absolute or has
+/// `..`, and system errors (no_such_file_or_directory, ...). The throwing twins say which file
+/// and why: `store::local_reader: sidecar lake/x.jsonl.meta.json: field `size`: missing ...`.
+/// Thread safety: const members may be called from several threads.
+/// @code
+///   store::local_reader lake{"./lake"};
+///   for (const auto& key : lake.list("clicks/2024/")) std::cout << lake.read(key).body;
+/// @endcode
+class local_reader {
+ public:
+  explicit local_reader(std::filesystem::path root) : root_(std::move(root)) {}
+
+  [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
+
+  /// Keys of complete objects whose key starts with `prefix`, sorted.
+  [[nodiscard]] std::vector<std::string> list(std::string_view prefix, error_code& ec) const {
+    ec = {};
+    std::vector<std::string> keys;
+    std::error_code sec;
+    std::filesystem::recursive_directory_iterator it(root_, sec), end;
+    for (; !sec && it != end; it.increment(sec)) {
+      if (!it->is_regular_file(sec)) continue;
+      std::string name = it->path().filename().string();
+      if (name.size() <= sidecar_suffix.size() || !name.ends_with(sidecar_suffix)) continue;
+      std::filesystem::path object_path = it->path();
+      object_path.replace_filename(name.substr(0, name.size() - sidecar_suffix.size()));
+      std::error_code exists_ec;
+      if (!std::filesystem::is_regular_file(object_path, exists_ec)) continue;  // incomplete
+      std::string key = object_path.lexically_relative(root_).generic_string();
+      if (key.starts_with(prefix)) keys.push_back(std::move(key));
+    }
+    if (sec) ec = error_code(sec.value(), boost::system::system_category());
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  }
+  [[nodiscard]] std::vector<std::string> list(std::string_view prefix = {}) const {
+    error_code ec;
+    auto keys = list(prefix, ec);
+    throw_if(ec, "store::local_reader: listing " + root_.string());
+    return keys;
+  }
+
+  /// The bytes of `key` and its sidecar; checks the stored size against the sidecar.
+  [[nodiscard]] stored_object read(std::string_view key, error_code& ec) const {
+    std::string why;
+    return read(key, ec, why);
+  }
+  [[nodiscard]] stored_object read(std::string_view key) const {
+    error_code ec;
+    std::string why;
+    auto o = read(key, ec, why);
+    throw_if(ec, "store::local_reader: " + why);
+    return o;
+  }
+
+  /// Reads `key` and checks its size, SHA-256 and CRC32C against the sidecar.
+  [[nodiscard]] error_code verify(std::string_view key) const {
+    std::string why;
+    return verify(key, why);
+  }
+  /// Same, with `why` naming the file and the check that failed.
+  [[nodiscard]] error_code verify(std::string_view key, std::string& why) const {
+    error_code ec;
+    stored_object o = read(key, ec, why);
+    if (ec) return ec;
+    crypto::sha256 h;
+    auto sums = crypto::compute_checksums(o.body, h);
+    if (crypto::to_hex(sums.sha256) != o.info.sha256) {
+      why = "object " + (root_ / std::string(key)).string() + ": SHA-256 " + crypto::to_hex(sums.sha256) +
+            " differs from the sidecar's " + o.info.sha256;
+      return make_error_code(errc::corrupt_object);
+    }
+    if (crypto::crc32c_base64(sums.crc32c) != o.info.crc32c) {
+      why = "object " + (root_ / std::string(key)).string() + ": CRC32C " + crypto::crc32c_base64(sums.crc32c) +
+            " differs from the sidecar's " + o.info.crc32c;
+      return make_error_code(errc::corrupt_object);
+    }
+    return {};
+  }
+
+ private:
+  stored_object read(std::string_view key, error_code& ec, std::string& why) const {
+    stored_object out;
+    ec = {};
+    if (!detail::safe_key(key)) {
+      why = "key \"" + std::string(key) + "\": must be relative, without empty, `.` or `..` segments";
+      ec = make_error_code(boost::system::errc::invalid_argument);
+      return out;
+    }
+    std::filesystem::path path = root_ / std::string(key);
+    std::filesystem::path meta = path;
+    meta += sidecar_suffix;
+    if ((ec = detail::read_whole_file(path, out.body))) {
+      why = "object " + path.string() + ": " + ec.message();
+      return out;
+    }
+    std::string text;
+    if ((ec = detail::read_whole_file(meta, text))) {
+      if (ec == boost::system::errc::no_such_file_or_directory) {
+        ec = make_error_code(errc::truncated_object);
+        why = "object " + path.string() + " is incomplete: no sidecar " + meta.string();
+      } else {
+        why = "sidecar " + meta.string() + ": " + ec.message();
+      }
+      return out;
+    }
+    std::string reason;
+    if ((ec = parse_sidecar(text, out.info, reason))) {
+      why = "sidecar " + meta.string() + ": " + reason;
+      return out;
+    }
+    if (out.info.size != out.body.size()) {
+      ec = make_error_code(errc::corrupt_object);
+      why = "object " + path.string() + " has " + std::to_string(out.body.size()) + " bytes but its sidecar " +
+            meta.string() + " says " + std::to_string(out.info.size);
+    }
+    return out;
+  }
+
+  std::filesystem::path root_;
+};
+
+}  // namespace sluice::store

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Helpers shared by the codec tests: JSON-like bodies, driving a stage by hand, and running
+// the stock zstd / gzip commands on a body.
+#include <sluice/core/context.hpp>
+#include <sluice/core/object.hpp>
+#include <sluice_test/support.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace codec_test {
+
+/// `bytes` bytes (exactly) of JSON event lines, deterministic for a seed.
+inline std::string json_lines(std::size_t bytes, std::uint32_t seed = 1) {
+  static const char* const events[] = {"click", "view", "purchase", "signup", "logout", "search"};
+  static const char* const paths[] = {"/", "/cart", "/product/42", "/search?q=boots", "/account", "/help"};
+  std::string s;
+  s.reserve(bytes + 512);
+  std::uint32_t x = seed * 2654435761u + 1;
+  auto next = [&] { return x = x * 1664525u + 1013904223u; };
+  for (std::uint64_t id = 1; s.size() < bytes; ++id) {
+    s += "{\"id\":" + std::to_string(id) + ",\"user\":\"user_" + std::to_string(next() % 5000) +
+         "\",\"event\":\"" + events[next() % 6] + "\",\"ts\":\"2024-05-0" + std::to_string(1 + next() % 9) + "T" +
+         std::to_string(10 + next() % 14) + ":" + std::to_string(10 + next() % 50) + ":00Z\",\"path\":\"" +
+         paths[next() % 6] + "\",\"score\":" + std::to_string(next() % 100000) + ",\"session\":\"" +
+         std::to_string(next()) + std::to_string(next()) + "\"}\n";
+  }
+  s.resize(bytes);
+  return s;
+}
+
+inline sluice::object make_object(std::string body) {
+  sluice::object o;
+  o.body = std::move(body);
+  o.content_type = "application/x-ndjson";
+  return o;
+}
+
+/// Pushes each object through a node of `stage` opened by hand and returns what it emits.
+template <class Stage>
+std::vector<sluice::object> run_stage(const Stage& stage, std::vector<sluice::object> in) {
+  sluice_test::test_context tc;
+  std::vector<sluice::object> out;
+  auto node = stage.open(tc.ctx, [&] { return sluice_test::collecting_node<sluice::object>{&out}; });
+  for (auto& o : in) node.push(std::move(o));
+  node.flush();
+  return out;
+}
+
+/// Writes `body` to a temp file and decodes it with a stock command (`zstd -d`, `gzip -d`);
+/// returns its stdout and requires exit status 0.
+inline std::string stock_decompress(const std::string& command, const std::string& body, const char* name) {
+  sluice_test::temp_dir dir;
+  auto file = dir / name;
+  sluice_test::write_file(file, body);
+  auto r = sluice_test::run_command(command + " -d -c '" + file.string() + "'");
+  INFO(command << " -d exited with " << r.status);
+  REQUIRE(r.status == 0);
+  return r.out;
+}
+
+}  // namespace codec_test
