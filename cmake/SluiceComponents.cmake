@@ -68,7 +68,7 @@ function(sluice_install_package)
     export(EXPORT sluice-${component}-targets NAMESPACE sluice::
            FILE ${PROJECT_BINARY_DIR}/sluice-${component}-targets.cmake)
   endforeach()
-  install(TARGETS sluice_sluice EXPORT sluice-sluice-targets)
+  install(TARGETS sluice_sluice EXPORT sluice-sluice-targets FILE_SET HEADERS)
   install(EXPORT sluice-sluice-targets NAMESPACE sluice:: DESTINATION ${cmake_dir})
   export(EXPORT sluice-sluice-targets NAMESPACE sluice:: FILE ${PROJECT_BINARY_DIR}/sluice-sluice-targets.cmake)
 

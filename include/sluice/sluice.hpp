@@ -16,4 +16,8 @@
 #include <sluice/core/record_batch.hpp>
 #include <sluice/core/units.hpp>
 #include <sluice/batch/by_size.hpp>
+#include <sluice/buffer/disk.hpp>
+#include <sluice/buffer/queue.hpp>
+#include <sluice/connector/files/files.hpp>
+#include <sluice/connector/generator.hpp>
 #include <sluice/format/jsonl.hpp>

@@ -139,7 +139,14 @@ class disk_node {
     if (batch.empty()) return;
 
     frame_.clear();
-    for (const record_ref r : batch) detail::append_frame(frame_, r);
+    for (const record_ref r : batch) {
+      if (r.payload.size() + r.partition.size() > detail::max_frame_body)
+        throw error(make_error_code(errc::record_too_large),
+                    "buffer::disk: a record of " + std::to_string(r.payload.size()) +
+                        " bytes at source position " + std::to_string(r.cursor.position) +
+                        " exceeds the log's 2 GiB record limit");
+      detail::append_frame(frame_, r);
+    }
     wait_for_space(frame_.size());
 
     // Upstream cursors, taken before re-stamping; acknowledged once the frames are durable.
@@ -388,7 +395,8 @@ class disk_node {
   }
   void open_active(int flags) {
     active_fd_ = sluice::detail::unique_fd(::open(active_path().c_str(), flags, 0644));
-    if (!active_fd_) throw error(sluice::detail::last_system_error(), "buffer::disk: opening " + active_path().string());
+    if (!active_fd_)
+      throw error(sluice::detail::last_system_error(), "buffer::disk: opening " + active_path().string());
   }
   [[nodiscard]] std::filesystem::path active_path() const { return config_.dir / detail::segment_name(active_start_); }
   void sync_segment() {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kills a pipeline with a disk buffer (buffer_crash_child) with SIGKILL at seeded random points,
-// restarts it each time, lets a last run finish, and checks that every input line landed in the
-// lake at least once and nothing else did. SLUICE_CRASH_SEED picks another schedule.
+// restarts it each time (adding an input file before each run), lets a last run finish, and
+// checks that every input line landed in the lake at least once and nothing else did.
+// SLUICE_CRASH_SEED picks another schedule.
 #include <sluice/buffer/disk.hpp>
+#include <sluice/store/local.hpp>
 
 #include <sluice_test/support.hpp>
 
@@ -13,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -71,25 +74,36 @@ TEST_CASE("a pipeline with buffer::disk killed with SIGKILL at random points del
   std::mt19937_64 rng(seed);
   sluice_test::temp_dir tmp;
 
-  // The input: numbered JSON lines of varied length.
-  constexpr int lines = 40000;
+  // The input: a folder that gains a file of numbered JSON lines before each run, so every run
+  // has work to be interrupted in, whatever the speed of this machine's disk.
+  constexpr int lines_per_file = 4000;
+  std::filesystem::create_directories(tmp / "in");
   std::unordered_map<std::string, int> seen;
-  {
-    std::ofstream in(tmp / "in.jsonl", std::ios::binary);
-    for (int i = 0; i < lines; ++i) {
-      std::string line = "{\"line\":" + std::to_string(i) + ",\"pad\":\"" +
+  int lines = 0;
+  auto add_input_file = [&](int file) {
+    char name[32];
+    std::snprintf(name, sizeof name, "in-%03d.jsonl", file);
+    std::ofstream in(tmp / "in" / name, std::ios::binary);
+    for (int i = 0; i < lines_per_file; ++i, ++lines) {
+      std::string line = "{\"file\":" + std::to_string(file) + ",\"line\":" + std::to_string(i) + ",\"pad\":\"" +
                          std::string(20 + rng() % 180, static_cast<char>('a' + i % 26)) + "\"}";
       in << line << '\n';
       seen.emplace(line, 0);
     }
-  }
-  const std::vector<std::string> args = {BUFFER_CRASH_CHILD, (tmp / "in.jsonl").string(), (tmp / "wal").string(),
+  };
+  const std::vector<std::string> args = {BUFFER_CRASH_CHILD, (tmp / "in").string(), (tmp / "wal").string(),
                                          (tmp / "lake").string(), (tmp / "checkpoint").string()};
 
-  int killed_mid_run = 0;
-  for (int round = 0; round < 8; ++round) {
+  // Kill at a seeded fraction of `window`; a run that finishes first halves the window.
+  constexpr int wanted_kills = 8, max_rounds = 24;
+  int killed_mid_run = 0, rounds = 0;
+  auto window = std::chrono::milliseconds(400);
+  for (; rounds < max_rounds && killed_mid_run < wanted_kills; ++rounds) {
+    add_input_file(rounds);
     pid_t pid = spawn_child(args);
-    auto delay = std::chrono::milliseconds(30 + rng() % 570);
+    std::uniform_real_distribution<double> fraction(0.0, 1.0);
+    auto scaled = static_cast<long>(static_cast<double>(window.count()) * fraction(rng));
+    auto delay = std::max(std::chrono::milliseconds(2), std::chrono::milliseconds(scaled));
     std::this_thread::sleep_for(delay);
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == 0) {
@@ -97,28 +111,27 @@ TEST_CASE("a pipeline with buffer::disk killed with SIGKILL at random points del
       ::waitpid(pid, &status, 0);
       ++killed_mid_run;
     } else {
-      INFO("round " << round);
+      INFO("round " << rounds);
       REQUIRE(WIFEXITED(status));
       REQUIRE(WEXITSTATUS(status) == 0);
+      window = std::max(std::chrono::milliseconds(10), window / 2);
     }
   }
+  add_input_file(rounds);
   int status = wait_child(spawn_child(args), std::chrono::seconds(20));
   REQUIRE(status != -1);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
-  CHECK(killed_mid_run >= 3);  // the schedule must actually interrupt runs
+  CHECK(killed_mid_run == wanted_kills);  // the schedule must actually interrupt runs
 
-  // Every object: whole lines only, each one an input line.
+  // Every complete object of the lake (one with its sidecar): whole lines only, each one an input
+  // line. An object a kill left without its sidecar is not in the lake; its records were not
+  // acknowledged, so a later run wrote them again.
   std::size_t objects = 0, total = 0, unknown = 0, partial = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(tmp / "lake")) {
-    if (!entry.is_regular_file()) continue;
-    std::string name = entry.path().filename().string();
-    auto ends_with = [&](std::string_view suffix) {
-      return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    if (ends_with(".meta.json") || ends_with(".tmp")) continue;  // sidecars; unfinished temporaries
+  sluice::store::local_reader lake(tmp / "lake");
+  for (const auto& key : lake.list()) {
     ++objects;
-    std::string body = sluice_test::read_file(entry.path());
+    std::string body = lake.read(key).body;
     if (!body.empty() && body.back() != '\n') ++partial;
     std::size_t at = 0;
     while (at < body.size()) {
@@ -134,8 +147,8 @@ TEST_CASE("a pipeline with buffer::disk killed with SIGKILL at random points del
   std::size_t missing = 0;
   for (const auto& [line, count] : seen)
     if (count == 0) ++missing;
-  std::printf("crash test (seed %llu): %d of 8 runs killed mid-way; %zu objects, %zu lines for %d input lines\n",
-              static_cast<unsigned long long>(seed), killed_mid_run, objects, total, lines);
+  std::printf("crash test (seed %llu): %d of %d runs killed mid-way; %zu objects, %zu lines for %d input lines\n",
+              static_cast<unsigned long long>(seed), killed_mid_run, rounds, objects, total, lines);
   CHECK(partial == 0);
   CHECK(unknown == 0);
   CHECK(missing == 0);

@@ -11,6 +11,8 @@
 #include <vector>
 
 namespace sluice_test {
+// Stages of our own compose with `|` like sluice's: argument-dependent lookup finds it here.
+using sluice::operator|;
 
 /// A fresh folder under the system temp folder, removed when the value is destroyed.
 class temp_dir {

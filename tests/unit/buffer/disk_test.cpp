@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <sluice/buffer/disk.hpp>
 
+#include <sluice/buffer/queue.hpp>
 #include <sluice/format/jsonl.hpp>
 #include <sluice_test/support.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 using namespace sluice;
@@ -76,6 +79,31 @@ std::vector<std::string> expected_payloads(std::uint64_t first, std::uint64_t la
   return out;
 }
 
+/// A sink safe behind several queue workers.
+struct locked_sink {
+  using stage_concept = sink_tag;
+  using input_type = object;
+  struct shared {
+    std::mutex mutex;
+    std::string bodies;
+  };
+  std::shared_ptr<shared> out = std::make_shared<shared>();
+  struct node {
+    run_context& ctx;
+    std::shared_ptr<shared> out;
+    void push(object&& o) {
+      {
+        std::lock_guard lock(out->mutex);
+        out->bodies += o.body;
+      }
+      ctx.acknowledge(o);
+    }
+    void flush() {}
+    void tick() {}
+  };
+  node open(run_context& ctx) const { return {ctx, out}; }
+};
+
 }  // namespace
 
 TEST_CASE("buffer::disk passes records through a pipeline and commits both positions", "[buffer][disk]") {
@@ -99,6 +127,30 @@ TEST_CASE("buffer::disk passes records through a pipeline and commits both posit
   REQUIRE(segments.size() == 1);
   auto end = segments[0].start + std::filesystem::file_size(segments[0].path);
   CHECK(disk_checkpoint(tmp / "wal") == std::pair<bool, std::uint64_t>{true, end});
+}
+
+TEST_CASE("buffer::disk in front of a buffer::queue with two workers takes commits from both workers",
+          "[buffer][disk][queue]") {
+  temp_dir tmp;
+  std::vector<std::string> payloads;
+  for (int i = 0; i < 3000; ++i) payloads.push_back("{\"i\":" + std::to_string(i) + "}");
+  locked_sink sink;
+  auto p = vector_source{.payloads = payloads, .chunk = 100} | buffer::disk{.dir = tmp / "wal"} |
+           buffer::queue{.capacity = 4, .workers = 2} | format::jsonl{} | sink;
+  p.run();
+  std::vector<std::string> got;
+  std::size_t at = 0;
+  while (at < sink.out->bodies.size()) {
+    auto nl = sink.out->bodies.find('\n', at);
+    got.push_back(sink.out->bodies.substr(at, nl - at));
+    at = nl + 1;
+  }
+  std::sort(got.begin(), got.end());
+  std::sort(payloads.begin(), payloads.end());
+  CHECK(got == payloads);
+  auto segments = buffer::detail::list_segments(tmp / "wal");
+  REQUIRE(segments.size() == 1);
+  CHECK(disk_checkpoint(tmp / "wal").second == segments[0].start + std::filesystem::file_size(segments[0].path));
 }
 
 TEST_CASE("buffer::disk keeps payload, partition and event time and re-stamps cursors with log positions",
@@ -293,7 +345,8 @@ TEST_CASE("buffer::disk reports a damaged segment before the last one, naming th
     test_context t;
     upstream up{t.ctx};
     std::vector<record_batch> got;
-    auto node = buffer::disk{.dir = tmp.path(), .segment_bytes = 1 << 20}.open(t.ctx, [&] { return holding_node{&got}; });
+    auto node =
+        buffer::disk{.dir = tmp.path(), .segment_bytes = 1 << 20}.open(t.ctx, [&] { return holding_node{&got}; });
     for (int i = 0; i < 15; ++i) node.push(up.make(10, 10240));
   }
   auto segments = buffer::detail::list_segments(tmp.path());

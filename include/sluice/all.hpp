@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Every component of sluice, for programs that link sluice::sluice. sluice never includes this
+// header itself; include the headers of what you use to link only their dependencies.
+#include <sluice/sluice.hpp>
+
+#include <sluice/codec/gzip.hpp>
+#include <sluice/codec/none.hpp>
+#include <sluice/codec/zstd.hpp>
+#include <sluice/crypto/checksum.hpp>
+#include <sluice/crypto/envelope.hpp>
+#include <sluice/crypto/keyring.hpp>
+#include <sluice/format/csv.hpp>
+#include <sluice/format/transform/filter.hpp>
+#include <sluice/format/transform/map.hpp>
+#include <sluice/format/transform/mask.hpp>
+#include <sluice/format/transform/partition_by.hpp>
+#include <sluice/format/transform/validate.hpp>
+#include <sluice/store/local.hpp>
