@@ -3,15 +3,18 @@
 // Benchmark helpers: wall-clock timing with repeats, peak memory, and the one output format every
 // benchmark prints: `name figure unit | baseline figure unit | ratio`, measured in the same run.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace sluice_bench {
@@ -61,5 +64,73 @@ inline long long arg(int argc, char** argv, std::string_view name, long long fal
     if (name == argv[i]) return std::atoll(argv[i + 1]);
   return fallback;
 }
+
+/// `--name value` from argv as text, or the fallback.
+inline std::string arg_text(int argc, char** argv, std::string_view name, std::string fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (name == argv[i]) return argv[i + 1];
+  return fallback;
+}
+
+/// The 1-minute load average (from /proc/loadavg); -1 when unreadable.
+inline double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double one = -1;
+  in >> one;
+  return one;
+}
+
+/// Prints the machine facts every result needs beside it: cores and the load at the time.
+inline void print_machine(std::string_view benchmark) {
+  std::printf("# %.*s: %ld cores online, load average %.2f\n", static_cast<int>(benchmark.size()),
+              benchmark.data(), sysconf(_SC_NPROCESSORS_ONLN), load_average());
+  std::fflush(stdout);
+}
+
+/// Medians of several competitors run in turns (a, b, c, a, b, c, ...), so a burst of load from
+/// another process hits them alike instead of one competitor's whole series.
+inline std::vector<double> interleaved_median_seconds(int repeats, const std::vector<std::function<void()>>& runs) {
+  std::vector<std::vector<double>> times(runs.size());
+  for (int r = 0; r < repeats; ++r)
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      auto start = std::chrono::steady_clock::now();
+      runs[i]();
+      times[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  std::vector<double> medians;
+  for (auto& t : times) {
+    std::sort(t.begin(), t.end());
+    medians.push_back(t[t.size() / 2]);
+  }
+  return medians;
+}
+
+/// A fresh folder under /tmp, removed with everything in it when this goes out of scope.
+class temp_folder {
+ public:
+  explicit temp_folder(std::string_view prefix) {
+    std::string pattern = "/tmp/" + std::string(prefix) + "-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      std::perror("mkdtemp");
+      std::exit(2);
+    }
+    path_ = pattern;
+  }
+  temp_folder(const temp_folder&) = delete;
+  temp_folder& operator=(const temp_folder&) = delete;
+  ~temp_folder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  /// Empties the folder (between runs) and keeps it.
+  void clear() const {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) std::filesystem::remove_all(entry, ec);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace sluice_bench

@@ -6,6 +6,7 @@
 #include <sluice/core/error.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 #include <sluice/core/units.hpp>
 #include <sluice/batch/detail/index_list.hpp>
 
@@ -173,6 +174,7 @@ class by_size::node {
       while (memory_ > config_.max_buffered_bytes) shed_memory();
     }
     if (config_.max_age == std::chrono::milliseconds::zero()) emit_all();
+    give_recycled(std::move(in));  // the source's chunk, copied out: its capacity serves the next one
   }
 
   /// Emits every open batch (oldest first), then flushes the next stage.
@@ -259,7 +261,9 @@ class by_size::node {
       s.capacity = spares_.back().capacity;
       spares_.pop_back();  // its capacity stays counted in memory_, now as the slot's
     } else {
-      s.records.clear();  // a slot's batch may have been moved from by emit()
+      // A slot's batch may have been moved from by emit(): take a spent one with its capacity
+      // (the format downstream gives them back) rather than growing a new one from nothing.
+      s.records = take_recycled<record_batch>(config_.max_bytes);
       s.capacity = 0;
     }
     s.cost = 0;
@@ -332,7 +336,9 @@ class by_size::node {
 
     // The next stage has finished with the batch (a format reads it; a queue moves from it):
     // keep its capacity for a new partition while memory allows.
-    if (keep_spare && spares_.size() < max_spares && memory_ + held <= config_.max_buffered_bytes) {
+    // A queue moved the batch away: nothing to keep (a new partition takes a recycled one).
+    if (keep_spare && out.payload_capacity() >= 64_KiB && spares_.size() < max_spares &&
+        memory_ + held <= config_.max_buffered_bytes) {
       out.clear();
       memory_ += held;
       spares_.push_back({std::move(out), held});

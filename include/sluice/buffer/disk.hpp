@@ -10,6 +10,7 @@
 #include <sluice/core/error.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -333,7 +334,7 @@ class disk_node {
     ctx_.metrics().add_in(batch.size(), batch.payload_bytes());
     ctx_.tracker().track(batch);
     next_.push(std::move(batch));
-    batch = record_batch{};
+    batch = take_recycled<record_batch>();
   }
 
   // Blocks (or refuses) while `bytes` more would exceed max_bytes. A batch alone larger than

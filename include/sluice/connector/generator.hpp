@@ -3,10 +3,12 @@
 #include <sluice/core/config.hpp>
 #include <sluice/core/concepts.hpp>
 #include <sluice/core/context.hpp>
+#include <sluice/core/detail/civil_time.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 
 #include <array>
 #include <charconv>
@@ -28,27 +30,6 @@ constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
   return x ^ (x >> 31);
-}
-
-/// Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-constexpr void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) noexcept {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y = static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2);
-}
-
-/// Writes `v` as exactly `width` decimal digits ending at `end` (most significant first).
-inline void put_digits(char* p, std::uint64_t v, int width) noexcept {
-  for (int i = width - 1; i >= 0; --i) {
-    p[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
 }
 
 struct generator_tables {
@@ -178,7 +159,7 @@ struct generator {
     template <class Out>
     void run(Out& out, std::stop_token stop) {
       char event[max_event_bytes];
-      record_batch batch;
+      record_batch batch = take_recycled<record_batch>();
       std::int64_t hour = -1;
       while (next_ < config_.records && !stop.stop_requested()) {
         std::uint64_t n = std::min<std::uint64_t>(config_.chunk_records, config_.records - next_);
@@ -198,7 +179,7 @@ struct generator {
           batch.append(std::string_view(event, size), cursor{id_, next_ + 1}, t, partitions_[type]);
         }
         out.push(std::move(batch));
-        batch = record_batch{};
+        batch = take_recycled<record_batch>(config_.chunk_records * 560);  // one the batcher gave back
       }
     }
 
@@ -212,21 +193,11 @@ struct generator {
   state open(run_context& ctx) const { return state(ctx, *this); }
 
  private:
+  /// `YYYY-MM-DD-HH` of `t` in UTC, the `hour` partition key.
   static std::string hour_text(timestamp t) {
-    auto hours = std::chrono::duration_cast<std::chrono::hours>(t.time_since_epoch()).count();
-    std::int64_t days = hours >= 0 ? hours / 24 : -((-hours + 23) / 24);
-    std::int64_t y;
-    unsigned m, d;
-    detail::civil_from_days(days, y, m, d);
-    char buf[16];
-    detail::put_digits(buf, static_cast<std::uint64_t>(y), 4);
-    buf[4] = '-';
-    detail::put_digits(buf + 5, m, 2);
-    buf[7] = '-';
-    detail::put_digits(buf + 8, d, 2);
-    buf[10] = '-';
-    detail::put_digits(buf + 11, static_cast<std::uint64_t>(hours - days * 24), 2);
-    return std::string(buf, 13);
+    std::string text;
+    (void)sluice::detail::format_utc(text, t, "%Y-%m-%d-%H");  // a valid format: cannot fail
+    return text;
   }
 };
 
@@ -261,25 +232,13 @@ inline std::size_t generator::write_event(std::uint64_t i, char* out, std::size_
   *p++ = hex[8 + (r2 & 3)], put_hex(r2 >> 2, 3), *p++ = '-', put_hex(r2 >> 16, 12);
 
   // ts: RFC 3339 UTC with milliseconds.
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(event_time(i).time_since_epoch()).count();
-  std::int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  std::int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-  auto sod = static_cast<std::uint64_t>(secs - days * 86400);
-  std::int64_t y;
-  unsigned m, d;
-  detail::civil_from_days(days, y, m, d);
+  const timestamp t = event_time(i);
   put(R"(","ts":")");
-  detail::put_digits(p, static_cast<std::uint64_t>(y), 4), p[4] = '-';
-  detail::put_digits(p + 5, m, 2), p[7] = '-';
-  detail::put_digits(p + 8, d, 2), p[10] = 'T';
-  detail::put_digits(p + 11, sod / 3600, 2), p[13] = ':';
-  detail::put_digits(p + 14, sod / 60 % 60, 2), p[16] = ':';
-  detail::put_digits(p + 17, sod % 60, 2), p[19] = '.';
-  detail::put_digits(p + 20, static_cast<std::uint64_t>(ms - secs * 1000), 3), p[23] = 'Z';
-  p += 24;
+  p = sluice::detail::put_rfc3339_ms(p, t);
+  const std::int64_t secs = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
 
   put(R"(","user_id":"u_)");
-  detail::put_digits(p, user, 7), p += 7;
+  sluice::detail::put_digits(p, user, 7), p += 7;
   // A session is a user's half hour: the same user in the same 30 minutes shares it.
   put(R"(","session_id":"s_)");
   put_hex(detail::splitmix64(user * 0x9E3779B97F4A7C15ULL ^ static_cast<std::uint64_t>(secs / 1800) ^ seed), 16);
@@ -311,7 +270,7 @@ inline std::size_t generator::write_event(std::uint64_t i, char* out, std::size_
     put(R"(,"price":)");
     put_num(cents / 100);
     *p++ = '.';
-    detail::put_digits(p, cents % 100, 2), p += 2;
+    sluice::detail::put_digits(p, cents % 100, 2), p += 2;
     put(R"(,"currency":")");
     put(T::currencies[(r2 >> 60) & 3]);
     put(R"(","quantity":)");

@@ -40,6 +40,8 @@ struct pipeline_options {
   /// The error output. Default: one line per record on stderr. It is called from the thread of
   /// the rejecting stage, one call at a time.
   std::function<void(const record_error&)> on_error;
+  /// The checkpoint file is rewritten at most this often (and once more when the run ends).
+  std::chrono::milliseconds checkpoint_interval{1000};
   /// How often stages with age triggers are ticked.
   std::chrono::milliseconds tick_interval{100};
 };
@@ -53,7 +55,8 @@ class run_context {
  public:
   run_context(const pipeline_options& options, sluice::metrics& m, std::stop_token stop)
       : options_(options), metrics_(m), stop_(std::move(stop)),
-        checkpoints_(options.checkpoint.empty() ? checkpoint_store() : checkpoint_store(options.checkpoint)) {}
+        checkpoints_(options.checkpoint.empty() ? checkpoint_store()
+                                                : checkpoint_store(options.checkpoint, options.checkpoint_interval)) {}
   run_context(const run_context&) = delete;
   run_context& operator=(const run_context&) = delete;
 
@@ -98,11 +101,13 @@ class run_context {
   }
 
   /// Called by a sink once `o` is durable: counts it and acknowledges its records.
-  void acknowledge(const object& o) {
+  void acknowledge(const object& o) { acknowledge(o, o.body.size()); }
+  /// The same, for a sink that has already let go of the body: `stored_bytes` is its size.
+  void acknowledge(const object& o, std::uint64_t stored_bytes) {
     auto latency = o.opened_at == std::chrono::steady_clock::time_point{}
                        ? std::chrono::nanoseconds{}
                        : std::chrono::steady_clock::now() - o.opened_at;
-    metrics_.add_object(o.record_count, o.body.size(),
+    metrics_.add_object(o.record_count, stored_bytes,
                         std::chrono::duration_cast<std::chrono::nanoseconds>(latency));
     tracker_.ack(o.covered);
   }

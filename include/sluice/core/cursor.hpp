@@ -6,6 +6,7 @@
 #include <sluice/core/record_batch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -221,24 +222,36 @@ using cursor_tracker = basic_cursor_tracker<>;
 /// The file is text, one `position<TAB>name` line per source, names percent-escaped for tab,
 /// newline and `%`.
 ///
+/// With a `min_interval`, put() rewrites the file at most that often and sync() writes what is
+/// pending: each rewrite costs two fsyncs, and a checkpoint that lags by a second only means a
+/// restart sends a second's records again (delivery is at least once either way).
+///
 /// Thread safety: all members may be called from any thread.
 class checkpoint_store {
  public:
   checkpoint_store() = default;
   /// Reads `path` if it exists. Errors: throws sluice::error naming the file and line when it
   /// cannot be read or parsed.
-  explicit checkpoint_store(std::filesystem::path path);
+  explicit checkpoint_store(std::filesystem::path path,
+                            std::chrono::milliseconds min_interval = std::chrono::milliseconds::zero());
+  ~checkpoint_store();
 
   /// The stored position of `name`, if any.
   [[nodiscard]] std::pair<bool, std::uint64_t> get(std::string_view name) const;
-  /// Records `position` for `name` and rewrites the file atomically.
+  /// Records `position` for `name` and rewrites the file atomically (at most once per
+  /// min_interval).
   void put(std::string_view name, std::uint64_t position);
+  /// Writes the file now if a put() is not on disk yet.
+  void sync();
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
   [[nodiscard]] bool enabled() const noexcept { return !path_.empty(); }
 
  private:
-  void write_file() const;
+  void write_file();
   std::filesystem::path path_;
+  std::chrono::milliseconds min_interval_{};
+  std::chrono::steady_clock::time_point last_write_{};
+  bool dirty_ = false;
   mutable std::mutex mutex_;
   std::map<std::string, std::uint64_t, std::less<>> positions_;
 };

@@ -204,6 +204,7 @@ class pipeline {
     ticker.request_stop();
     ticker.join();
     entry.flush();
+    ctx.checkpoints().sync();  // the commits of the drain, on disk before run returns
   }
 
   /// Checks every part's configuration (their validate() members) without running anything.

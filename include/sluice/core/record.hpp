@@ -58,20 +58,25 @@ struct record {
 class partition_keys {
  public:
   partition_keys& add(std::string_view name, std::string_view value) {
-    if (!text_.empty()) text_ += '/';
-    text_.append(name);
-    text_ += '=';
+    append(text_, name, value);
+    return *this;
+  }
+  /// Appends `name=value` (escaped as add() does) to `keys`, which already holds keys in this
+  /// form or is empty: for stages that rebuild keys per record in a reused string.
+  static void append(std::string& keys, std::string_view name, std::string_view value) {
+    if (!keys.empty()) keys += '/';
+    keys.append(name);
+    keys += '=';
     for (char c : value) {
       if (c == '/' || c == '=' || c == '%') {
         static constexpr char hex[] = "0123456789ABCDEF";
-        text_ += '%';
-        text_ += hex[static_cast<unsigned char>(c) >> 4];
-        text_ += hex[static_cast<unsigned char>(c) & 15];
+        keys += '%';
+        keys += hex[static_cast<unsigned char>(c) >> 4];
+        keys += hex[static_cast<unsigned char>(c) & 15];
       } else {
-        text_ += c;
+        keys += c;
       }
     }
-    return *this;
   }
   [[nodiscard]] const std::string& str() const& noexcept { return text_; }
   [[nodiscard]] std::string str() && noexcept { return std::move(text_); }

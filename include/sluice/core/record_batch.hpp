@@ -71,6 +71,8 @@ class record_batch {
     partition_.clear();
     opened_at_ = {};
   }
+  /// Bytes of payload the batch holds without growing: what a reused batch brings.
+  [[nodiscard]] std::size_t payload_capacity() const noexcept { return payloads_.capacity(); }
   void reserve(std::size_t records, std::size_t bytes) {
     entries_.reserve(records);
     payloads_.reserve(bytes);

@@ -2,7 +2,8 @@
 #pragma once
 #include <sluice/core/config.hpp>
 #include <sluice/core/error.hpp>
-#include <sluice/crypto/detail/checksum_crc32c.hpp>
+#include <sluice/core/detail/crc32c.hpp>
+#include <sluice/crypto/detail/encoding.hpp>
 
 #include <openssl/evp.h>
 #if defined(SLUICE_CRC32C_ISAL)
@@ -86,8 +87,9 @@ class sha256 {
 };
 
 /// Incremental CRC32C (Castagnoli, as iSCSI, ext4 and S3's `x-amz-checksum-crc32c` use): ISA-L's
-/// hardware `crc32_iscsi` when the build found ISA-L (SLUICE_CRC32C_ISAL), else a slice-by-8
-/// table. value() is the standard CRC: "123456789" gives 0xE3069283.
+/// hardware `crc32_iscsi` when the build found ISA-L (SLUICE_CRC32C_ISAL), else core's CRC32C
+/// (the SSE4.2 instruction when the CPU has it, slice-by-8 tables otherwise; the one
+/// buffer::disk uses). value() is the standard CRC: "123456789" gives 0xE3069283.
 ///
 /// Thread safety: none; one instance per thread. Allocation: none.
 /// @code
@@ -110,7 +112,8 @@ class crc32c {
       size -= static_cast<std::size_t>(n);
     }
 #else
-    state_ = detail::crc32c_software(state_, p, size);
+    // Core's CRC takes and returns the finished (inverted) value.
+    state_ = ~sluice::detail::crc32c(~state_, p, size);
 #endif
   }
   void update(std::string_view data) noexcept { update(data.data(), data.size()); }
@@ -130,39 +133,10 @@ class crc32c {
 };
 
 /// Lower-case hex of `bytes` (what `sha256sum` prints).
-inline std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '\0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 15];
-  }
-  return out;
-}
+inline std::string to_hex(std::span<const std::uint8_t> bytes) { return detail::hex_encode(bytes); }
 
 /// Standard base64 (RFC 4648, with padding) of `bytes`.
-inline std::string to_base64(std::span<const std::uint8_t> bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t v = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (std::size_t rest = bytes.size() - i; rest > 0) {
-    std::uint32_t v = std::uint32_t{bytes[i]} << 16;
-    if (rest == 2) v |= std::uint32_t{bytes[i + 1]} << 8;
-    out += alphabet[v >> 18];
-    out += alphabet[(v >> 12) & 63];
-    out += rest == 2 ? alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
+inline std::string to_base64(std::span<const std::uint8_t> bytes) { return detail::base64_encode(bytes); }
 inline std::string to_base64(std::string_view bytes) {
   return to_base64(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
 }
@@ -171,36 +145,10 @@ inline std::string to_base64(std::string_view bytes) {
 /// alphabet, a length that is not a multiple of 4, or misplaced padding.
 inline std::string from_base64(std::string_view text, error_code& ec) {
   ec = {};
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
   std::string out;
-  if (text.size() % 4 != 0) {
+  if (!detail::base64_decode(text, out)) {
     ec = make_error_code(errc::corrupt_object);
-    return out;
-  }
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    bool last = i + 4 == text.size();
-    int pad = 0;
-    if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
-    else if (last && text[i + 2] == '=') pad = -1;  // "ab=c": padding before data
-    int a = value(text[i]), b = value(text[i + 1]);
-    int c = pad >= 2 ? 0 : value(text[i + 2]);
-    int d = pad >= 1 ? 0 : value(text[i + 3]);
-    if (pad < 0 || a < 0 || b < 0 || c < 0 || d < 0) {
-      ec = make_error_code(errc::corrupt_object);
-      return {};
-    }
-    std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) | (std::uint32_t(c) << 6) | std::uint32_t(d);
-    out += static_cast<char>(v >> 16);
-    if (pad < 2) out += static_cast<char>((v >> 8) & 0xFF);
-    if (pad < 1) out += static_cast<char>(v & 0xFF);
+    return {};
   }
   return out;
 }

@@ -90,9 +90,7 @@ class csv::node {
 
   void push(record_batch&& batch) {
     object o;
-    o.body.swap(spare_);
-    o.body.clear();
-    o.body.reserve(batch.payload_bytes() + batch.size() * config_.line_end.size());
+    detail::take_body(o, spare_, batch.payload_bytes() + batch.size() * config_.line_end.size());
     detail::begin_object(ctx_, batch, o, content_type);
     const std::vector<std::string>* columns = config_.columns.empty() ? nullptr : &config_.columns;
     for (const record_ref r : batch) {
@@ -117,6 +115,7 @@ class csv::node {
       o.body += config_.line_end;
       detail::add_record(o, r);
     }
+    give_recycled(std::move(batch));  // formatted: its capacity serves the batcher again
     if (o.record_count == 0) {
       spare_.swap(o.body);
       return;

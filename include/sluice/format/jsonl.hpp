@@ -6,6 +6,7 @@
 #include <sluice/core/object.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 #include <sluice/format/detail/object_facts.hpp>
 
 #include <string>
@@ -38,9 +39,7 @@ struct jsonl {
 
     void push(record_batch&& batch) {
       object o;
-      o.body.swap(spare_);
-      o.body.clear();
-      o.body.reserve(batch.payload_bytes() + batch.size());
+      detail::take_body(o, spare_, batch.payload_bytes() + batch.size());
       detail::begin_object(ctx_, batch, o, content_type);
       for (const record_ref r : batch) {
         if (r.payload.find('\n') != std::string_view::npos) {
@@ -51,6 +50,7 @@ struct jsonl {
         o.body += '\n';
         detail::add_record(o, r);
       }
+      give_recycled(std::move(batch));  // formatted: its capacity serves the batcher again
       if (o.record_count == 0) {
         spare_.swap(o.body);
         return;

@@ -5,7 +5,7 @@
 #include <sluice/core/error.hpp>
 #include <sluice/core/object.hpp>
 #include <sluice/core/record.hpp>
-#include <sluice/store/detail/civil_time.hpp>
+#include <sluice/core/detail/civil_time.hpp>
 
 #include <charconv>
 #include <cstdint>
@@ -172,7 +172,7 @@ inline key_template key_template::parse(std::string_view text, std::string_view 
         if (arg[k] != '%') continue;
         if (k + 1 == arg.size()) fail(i + 1 + name.size() + 1 + k, "time format ends with `%`");
         char spec = arg[++k];
-        if (std::string_view("YymdHMSjFTs%").find(spec) == std::string_view::npos)
+        if (sluice::detail::utc_conversions.find(spec) == std::string_view::npos)
           fail(i + 1 + name.size() + k, std::string("unsupported time format `%") + spec +
                                             "` (supported: %Y %y %m %d %H %M %S %j %F %T %s %%)");
       }
@@ -240,34 +240,8 @@ inline void key_template::append_seq(std::string& out, const cursor_set& covered
 }
 
 inline void key_template::append_time(std::string& out, std::string_view format, timestamp t) {
-  using store::detail::append_padded;
-  auto c = store::detail::to_civil(t);
-  for (std::size_t i = 0; i < format.size(); ++i) {
-    if (format[i] != '%') {
-      out += format[i];
-      continue;
-    }
-    switch (format[++i]) {
-      case 'Y': append_padded(out, c.year, 4); break;
-      case 'y': append_padded(out, ((c.year % 100) + 100) % 100, 2); break;
-      case 'm': append_padded(out, c.month, 2); break;
-      case 'd': append_padded(out, c.day, 2); break;
-      case 'H': append_padded(out, c.hour, 2); break;
-      case 'M': append_padded(out, c.minute, 2); break;
-      case 'S': append_padded(out, c.second, 2); break;
-      case 'j': append_padded(out, c.day_of_year, 3); break;
-      case 'F':
-        append_padded(out, c.year, 4), out += '-', append_padded(out, c.month, 2), out += '-';
-        append_padded(out, c.day, 2);
-        break;
-      case 'T':
-        append_padded(out, c.hour, 2), out += ':', append_padded(out, c.minute, 2), out += ':';
-        append_padded(out, c.second, 2);
-        break;
-      case 's': append_padded(out, c.epoch_seconds, 1); break;
-      default: out += '%'; break;  // "%%"; parse() rejected everything else
-    }
-  }
+  // parse() accepted only conversions format_utc knows, so it cannot fail here.
+  (void)sluice::detail::format_utc(out, t, format);
 }
 
 inline error_code key_template::render(const object& o, const cursor_tracker& names, std::string& out) const {

@@ -1,20 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/buffer/queue.hpp>
 #include <sluice/core/concepts.hpp>
 #include <sluice/core/context.hpp>
 #include <sluice/core/detail/file.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/object.hpp>
 #include <sluice/core/pipeline.hpp>
+#include <sluice/core/recycler.hpp>
 #include <sluice/crypto/checksum.hpp>
 #include <sluice/store/detail/local_fs.hpp>
 #include <sluice/store/key_template.hpp>
 #include <sluice/store/sidecar.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -75,9 +82,19 @@ struct local {
    public:
     node(run_context& ctx, const local& config)
         : ctx_(ctx), root_(config.root), key_(key_template::parse(config.key, "store::local.key")),
-          sync_(config.sync) {}
+          sync_(config.sync) {
+      if (sync_) syncer_ = std::jthread([this] { sync_pending(); });
+    }
+    node(const node&) = delete;
+    node& operator=(const node&) = delete;
+    ~node() {
+      // Finishes the writes already handed to the syncer: their objects become durable and are
+      // acknowledged; nothing new is taken.
+      pending_.close();
+    }
 
     void push(object&& o) {
+      rethrow_sync_error();
       if (auto ec = key_.render(o, ctx_.tracker(), key_buf_)) {
         reject_object(o, ec);
         return;
@@ -85,35 +102,138 @@ struct local {
       o.key = key_buf_;
       crypto::object_checksums sums = crypto::compute_checksums(o.body, sha_);
 
-      std::filesystem::path path = root_ / key_buf_;
-      std::filesystem::path dir = path.parent_path();
-      if (dir.native() != last_dir_) {
-        if (auto ec = detail::make_directories(dir, sync_)) throw error(ec, "store::local: creating folder " + dir.string());
-        last_dir_ = dir.native();
+      pending_write w;
+      w.path = root_ / key_buf_;
+      w.dir = w.path.parent_path();
+      if (w.dir.native() != last_dir_) {
+        if (auto ec = detail::make_directories(w.dir, sync_)) throw error(ec, "store::local: creating folder " + w.dir.string());
+        last_dir_ = w.dir.native();
       }
-      std::filesystem::path meta = path;
-      meta += sidecar_suffix;
+      w.meta = w.path;
+      w.meta += sidecar_suffix;
       // A sidecar left by an earlier run would describe bytes about to change: remove it so a
       // crash in between leaves an incomplete object, never a mismatched one.
-      if (::unlink(meta.c_str()) == 0 && sync_) {
-        if (auto ec = sluice::detail::fsync_directory(dir)) throw error(ec, "store::local: syncing " + dir.string());
+      if (::unlink(w.meta.c_str()) == 0 && sync_) {
+        if (auto ec = sluice::detail::fsync_directory(w.dir)) throw error(ec, "store::local: syncing " + w.dir.string());
       }
-      write(path, o.body);
-      write(meta, to_json(describe(o, sums, ctx_.tracker())));
-      ctx_.acknowledge(o);
+      w.object_fd = write_temporary(w.path, o.body);
+      w.meta_fd = write_temporary(w.meta, to_json(describe(o, sums, ctx_.tracker())));
+      w.stored_bytes = o.body.size();
+      give_recycled(std::move(o.body));  // on disk (in the page cache): the next format's body
+      w.facts = std::move(o);
+      if (sync_) {
+        // The fsyncs run on the syncer thread, so this thread goes on compressing the next
+        // object while the disk catches up (a few ms per fsync here).
+        {
+          std::lock_guard lock(sync_mutex_);
+          ++in_flight_;
+        }
+        if (!pending_.push(std::move(w))) {  // the syncer failed and took no more: w is intact
+          discard(w);
+          rethrow_sync_error();
+        }
+      } else {
+        complete(w);
+      }
     }
-    void flush() {}
+    /// Waits until every object handed to the syncer is durable and acknowledged.
+    void flush() {
+      std::unique_lock lock(sync_mutex_);
+      drained_.wait(lock, [&] { return in_flight_ == 0 || sync_error_; });
+      lock.unlock();
+      rethrow_sync_error();
+    }
     void tick() {}
 
    private:
-    void write(const std::filesystem::path& path, std::string_view data) {
-      if (auto ec = sluice::detail::write_file_atomically(path, data, sync_)) {
-        std::filesystem::path tmp = path;
-        tmp += ".tmp";
+    /// An object whose bytes and sidecar are written to temporary files, waiting to be made
+    /// durable: fsync both, rename both (object first: a sidecar marks a complete object), fsync
+    /// the folder once for both renames, acknowledge.
+    struct pending_write {
+      sluice::detail::unique_fd object_fd, meta_fd;
+      std::filesystem::path path, meta, dir;
+      std::uint64_t stored_bytes = 0;
+      object facts;  // without its body: what acknowledge() counts
+    };
+
+    sluice::detail::unique_fd write_temporary(const std::filesystem::path& path, std::string_view data) {
+      std::filesystem::path tmp = path;
+      tmp += ".tmp";
+      sluice::detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      error_code ec = fd ? sluice::detail::write_all(fd.get(), data.data(), data.size())
+                         : sluice::detail::last_system_error();
+      if (ec) {
         ::unlink(tmp.c_str());
         throw error(ec, "store::local: writing " + path.string());
       }
+      return fd;
     }
+
+    void complete(pending_write& w) {
+      std::filesystem::path tmp_object = w.path, tmp_meta = w.meta;
+      tmp_object += ".tmp";
+      tmp_meta += ".tmp";
+      auto fail = [&](error_code ec) {
+        // No temporary file outlives a failed write; the object is not acknowledged.
+        ::unlink(tmp_object.c_str());
+        ::unlink(tmp_meta.c_str());
+        throw error(ec, "store::local: writing " + w.path.string());
+      };
+      for (auto* f : {&w.object_fd, &w.meta_fd}) {
+        if (sync_ && ::fsync(f->get()) != 0) fail(sluice::detail::last_system_error());
+        f->reset();
+      }
+      if (::rename(tmp_object.c_str(), w.path.c_str()) != 0) fail(sluice::detail::last_system_error());
+      if (::rename(tmp_meta.c_str(), w.meta.c_str()) != 0) fail(sluice::detail::last_system_error());
+      if (sync_) {
+        if (auto ec = sluice::detail::fsync_directory(w.dir)) fail(ec);
+      }
+      ctx_.acknowledge(w.facts, w.stored_bytes);
+    }
+
+    /// Removes the temporary files of a write that will not be completed.
+    static void discard(pending_write& w) {
+      for (const auto* target : {&w.path, &w.meta}) {
+        std::filesystem::path tmp = *target;
+        tmp += ".tmp";
+        ::unlink(tmp.c_str());
+      }
+    }
+
+    /// The syncer thread: completes pending writes in order until the queue closes. After a
+    /// failure it completes nothing more (the writes queued behind it are discarded, not
+    /// acknowledged), so the lake holds no object past the first one that failed.
+    void sync_pending() {
+      pending_write w;
+      while (pending_.pop(w)) {
+        bool failed;
+        {
+          std::lock_guard lock(sync_mutex_);
+          failed = sync_error_ != nullptr;
+        }
+        if (failed) {
+          discard(w);
+        } else try {
+          complete(w);
+        } catch (...) {
+          std::lock_guard lock(sync_mutex_);
+          if (!sync_error_) sync_error_ = std::current_exception();
+          pending_.close();  // stop taking work: nothing after a failed write is acknowledged
+        }
+        std::lock_guard lock(sync_mutex_);
+        --in_flight_;
+        drained_.notify_all();
+      }
+      std::lock_guard lock(sync_mutex_);
+      in_flight_ = 0;
+      drained_.notify_all();
+    }
+
+    void rethrow_sync_error() {
+      std::lock_guard lock(sync_mutex_);
+      if (sync_error_) std::rethrow_exception(sync_error_);
+    }
+
     void reject_object(const object& o, error_code ec) {
       std::string reason = "object key of " + std::to_string(key_buf_.size()) + " bytes from template \"" +
                            key_.text() + "\"";
@@ -138,6 +258,12 @@ struct local {
     crypto::sha256 sha_;
     std::string key_buf_;
     std::string last_dir_;
+    std::mutex sync_mutex_;
+    std::condition_variable drained_;
+    std::size_t in_flight_ = 0;
+    std::exception_ptr sync_error_;
+    buffer::bounded_queue<pending_write> pending_{2};
+    std::jthread syncer_;  // last: joined first, while everything it uses is alive
   };
 
   node open(run_context& ctx) const { return node(ctx, *this); }

@@ -462,13 +462,13 @@ TEST_CASE("buffer::disk validates its configuration", "[buffer][disk]") {
 
 TEST_CASE("the write-ahead log's CRC32C matches the standard check value", "[buffer][disk]") {
   const char* check = "123456789";
-  CHECK(buffer::detail::crc32c_software(0, check, 9) == 0xE3069283u);
-  CHECK(buffer::detail::crc32c(0, check, 9) == 0xE3069283u);
+  CHECK(sluice::detail::crc32c_software(0, check, 9) == 0xE3069283u);
+  CHECK(sluice::detail::crc32c(0, check, 9) == 0xE3069283u);
   std::string big(100000, 'x');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
-  auto whole = buffer::detail::crc32c(0, big.data(), big.size());
-  CHECK(buffer::detail::crc32c_software(0, big.data(), big.size()) == whole);
+  auto whole = sluice::detail::crc32c(0, big.data(), big.size());
+  CHECK(sluice::detail::crc32c_software(0, big.data(), big.size()) == whole);
   // Running values continue across pieces.
-  CHECK(buffer::detail::crc32c(buffer::detail::crc32c(0, big.data(), 777), big.data() + 777, big.size() - 777) ==
+  CHECK(sluice::detail::crc32c(sluice::detail::crc32c(0, big.data(), 777), big.data() + 777, big.size() - 777) ==
         whole);
 }

@@ -16,8 +16,7 @@ std::string random_bytes(std::size_t n, std::uint32_t seed) {
   return s;
 }
 std::uint32_t software_crc32c(std::string_view s) {
-  return crypto::detail::crc32c_software(0xFFFFFFFFu, reinterpret_cast<const unsigned char*>(s.data()), s.size()) ^
-         0xFFFFFFFFu;
+  return sluice::detail::crc32c_software(0, s.data(), s.size());
 }
 }  // namespace
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
-#include <sluice/buffer/detail/crc32c.hpp>
+#include <sluice/core/detail/crc32c.hpp>
 #include <sluice/core/detail/file.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/record.hpp>
@@ -75,7 +75,7 @@ inline void append_frame(std::string& out, const record_ref& r) {
   put_u64(h + 16, static_cast<std::uint64_t>(ns));
   out.append(r.payload);
   out.append(r.partition);
-  std::uint32_t crc = crc32c(0, out.data() + at + 4, out.size() - at - 4);
+  std::uint32_t crc = sluice::detail::crc32c(0, out.data() + at + 4, out.size() - at - 4);
   put_u32(out.data() + at, crc);
 }
 
@@ -147,7 +147,7 @@ class segment_reader {
       return status::torn;
     }
     h = buffer_.data() + begin_;
-    if (crc32c(0, h + 4, total - 4) != get_u32(h)) {
+    if (sluice::detail::crc32c(0, h + 4, total - 4) != get_u32(h)) {
       why_ = "checksum mismatch";
       return status::torn;
     }

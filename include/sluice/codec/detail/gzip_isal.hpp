@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/codec/detail/gzip_common.hpp>
 #include <sluice/core/error.hpp>
 
 // The ISA-L igzip back end of codec::gzip, used when the sluice::gzip target defines
@@ -119,16 +120,7 @@ class gzip_decoder {
     };
     if (in.empty()) return fail(errc::truncated_object, "gzip: the input is empty: expected at least one member");
 
-    // First guess of the size: the last member's ISIZE trailer (its length mod 2^32, capped,
-    // because corrupt bytes may claim anything), at least three times the input.
-    std::size_t guess = in.size() * 3;
-    if (in.size() >= 18) {
-      const auto* t = reinterpret_cast<const unsigned char*>(in.data() + in.size() - 4);
-      std::size_t isize = std::uint32_t(t[0]) | std::uint32_t(t[1]) << 8 | std::uint32_t(t[2]) << 16 |
-                          std::uint32_t(t[3]) << 24;
-      guess = std::max(guess, std::min(isize + 64, in.size() * 256 + (std::size_t{1} << 20)));
-    }
-    out.resize(std::max<std::size_t>(guess, 64));
+    out.resize(gzip_size_guess(in));
 
     inflate_state* st = state_.get();
     isal_inflate_reset(st);
@@ -172,10 +164,7 @@ class gzip_decoder {
       }
       if (st->avail_in == 0 && fed == in.size() && st->avail_out > 0) {
         out.resize(produced);
-        return fail(errc::truncated_object,
-                    "gzip: the input ends inside member " + std::to_string(member) + " starting at byte " +
-                        std::to_string(member_start) + " (" + std::to_string(in.size() - member_start) +
-                        " bytes of it present): the object is truncated");
+        return fail(errc::truncated_object, truncated_reason(member, member_start, in.size()));
       }
       if (st->avail_out > 0 && st->avail_in == avail_in_before && avail_in_before > 0 && room == st->avail_out) {
         out.resize(produced);

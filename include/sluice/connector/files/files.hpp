@@ -7,6 +7,7 @@
 #include <sluice/core/error.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -114,7 +115,7 @@ struct files {
     void push(Out& out) {
       if (batch_.empty()) return;
       out.push(std::move(batch_));
-      batch_ = record_batch{};
+      batch_ = take_recycled<record_batch>();
       batch_.reserve(config_.chunk_records, config_.chunk_records * 256);
     }
 

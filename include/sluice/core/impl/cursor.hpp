@@ -42,7 +42,8 @@ inline bool unescape_checkpoint_name(std::string_view in, std::string& out) {
 }
 }  // namespace detail
 
-inline checkpoint_store::checkpoint_store(std::filesystem::path path) : path_(std::move(path)) {
+inline checkpoint_store::checkpoint_store(std::filesystem::path path, std::chrono::milliseconds min_interval)
+    : path_(std::move(path)), min_interval_(min_interval) {
   std::ifstream in(path_, std::ios::binary);
   if (!in) {
     if (std::filesystem::exists(path_))
@@ -78,10 +79,25 @@ inline void checkpoint_store::put(std::string_view name, std::uint64_t position)
   auto it = positions_.find(name);
   if (it == positions_.end()) positions_.emplace(std::string(name), position);
   else it->second = position;
-  if (enabled()) write_file();
+  dirty_ = true;
+  if (enabled() && std::chrono::steady_clock::now() - last_write_ >= min_interval_) write_file();
 }
 
-inline void checkpoint_store::write_file() const {
+inline void checkpoint_store::sync() {
+  std::lock_guard lock(mutex_);
+  if (enabled() && dirty_) write_file();
+}
+
+inline checkpoint_store::~checkpoint_store() {
+  // What was committed stays committed even when the run ends with an exception.
+  try {
+    sync();
+  } catch (...) {
+    // A destructor cannot report it; the next run starts from the last checkpoint written.
+  }
+}
+
+inline void checkpoint_store::write_file() {
   std::string text;
   for (const auto& [name, position] : positions_) {
     text += std::to_string(position);
@@ -90,6 +106,8 @@ inline void checkpoint_store::write_file() const {
     text += '\n';
   }
   detail::write_file_atomically(path_, text, "writing checkpoint");
+  dirty_ = false;
+  last_write_ = std::chrono::steady_clock::now();
 }
 
 }  // namespace v0

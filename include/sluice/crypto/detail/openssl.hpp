@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/crypto/detail/encoding.hpp>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -196,70 +197,5 @@ class hkdf_sha512 {
  private:
   kdf_ptr kdf_;
 };
-
-/// Standard base64 with padding (RFC 4648 section 4), as the SDK stores the public key.
-inline std::string base64_encode(std::span<const std::uint8_t> in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(uc(out.data()), in.data(), static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-/// Strict base64 decoding; false on any character outside the alphabet or bad padding.
-inline bool base64_decode(std::string_view in, std::string& out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  out.clear();
-  if (in.size() % 4 != 0) return false;
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    bool last = i + 4 == in.size();
-    int pad = last ? (in[i + 3] == '=') + (in[i + 2] == '=' && in[i + 3] == '=') : 0;
-    std::uint32_t v = 0;
-    for (std::size_t j = 0; j < 4; ++j) {
-      int d = (j >= 4 - static_cast<std::size_t>(pad)) ? 0 : value(in[i + j]);
-      if (d < 0) return false;
-      v = (v << 6) | static_cast<std::uint32_t>(d);
-    }
-    out += static_cast<char>(v >> 16);
-    if (pad < 2) out += static_cast<char>((v >> 8) & 0xff);
-    if (pad < 1) out += static_cast<char>(v & 0xff);
-  }
-  return true;
-}
-
-/// Lowercase hex of bytes.
-inline std::string hex_encode(std::span<const std::uint8_t> in) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(in.size() * 2);
-  for (std::uint8_t b : in) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-/// Decodes hex (either case) into exactly out.size() bytes; false otherwise.
-inline bool hex_decode(std::string_view in, std::span<std::uint8_t> out) {
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  if (in.size() != out.size() * 2) return false;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = nibble(in[2 * i]), lo = nibble(in[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
 
 }  // namespace sluice::crypto::detail

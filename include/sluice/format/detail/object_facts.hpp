@@ -4,10 +4,20 @@
 #include <sluice/core/context.hpp>
 #include <sluice/core/object.hpp>
 #include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 
 #include <chrono>
 
 namespace sluice::format::detail {
+
+/// Starts `o`'s body in the stage's spare buffer or, when the spare went downstream with the last
+/// object, in a body a store gave back: the capacity circulates instead of being faulted in anew.
+inline void take_body(object& o, std::string& spare, std::size_t wanted) {
+  if (spare.capacity() < wanted) spare = take_recycled<std::string>(wanted);
+  o.body.swap(spare);
+  o.body.clear();
+  o.body.reserve(wanted);
+}
 
 /// Fills the facts every format copies from its batch (stream, partition, arrival).
 inline void begin_object(run_context& ctx, const record_batch& batch, object& o, const char* type) {

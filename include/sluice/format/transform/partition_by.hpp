@@ -83,8 +83,7 @@ struct partition_by {
       if (f.empty()) throw config_error("transform::partition_by.fields: a field name is empty");
     if (!time_key.empty() && time_field.empty())
       throw config_error("transform::partition_by.time_key = \"" + time_key + "\": needs .time_field to read the time from");
-    std::string probe;
-    if (!detail::format_utc(probe, timestamp{}, time_format))
+    if (!sluice::detail::utc_format_uses_only(time_format, detail::partition_by_conversions))
       throw config_error("transform::partition_by.time_format = \"" + time_format +
                          "\": only %Y %m %d %H %M %S %j and %% are supported");
   }
@@ -171,22 +170,8 @@ class partition_by::node {
     return true;
   }
 
-  void add_key(std::string_view name, std::string_view value) {
-    // partition_keys' escaping, into a reused string instead of a new one per record.
-    if (!keys_.empty()) keys_ += '/';
-    keys_.append(name);
-    keys_ += '=';
-    for (char c : value) {
-      if (c == '/' || c == '=' || c == '%') {
-        static constexpr char hex[] = "0123456789ABCDEF";
-        keys_ += '%';
-        keys_ += hex[static_cast<unsigned char>(c) >> 4];
-        keys_ += hex[static_cast<unsigned char>(c) & 15];
-      } else {
-        keys_ += c;
-      }
-    }
-  }
+  // partition_keys' escaping, into a reused string instead of a new one per record.
+  void add_key(std::string_view name, std::string_view value) { partition_keys::append(keys_, name, value); }
 
   std::optional<timestamp> read_time(const boost::json::value& t) const {
     if (const auto* s = t.if_string()) return detail::parse_rfc3339(*s);

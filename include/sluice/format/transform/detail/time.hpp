@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/core/detail/civil_time.hpp>
 #include <sluice/core/record.hpp>
 
 #include <algorithm>
@@ -12,32 +13,13 @@
 
 namespace sluice::transform::detail {
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+// Calendar arithmetic and the strftime subset are shared with the stores and the generator
+// (core/detail/civil_time.hpp). partition_by documents a smaller set of conversions than
+// format_utc knows: see partition_by_conversions.
+using sluice::detail::format_utc;
 
-/// Year, month, day of a count of days since 1970-01-01 (H. Hinnant's civil_from_days).
-struct civil {
-  std::int64_t year;
-  unsigned month, day;
-};
-constexpr civil civil_from_days(std::int64_t z) noexcept {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
-}
+/// The conversions transform::partition_by accepts in time_format.
+inline constexpr std::string_view partition_by_conversions = "YmdHMSj%";
 
 /// Parses an RFC 3339 date-time: `2024-05-01T13:45:00Z`, `2024-05-01t13:45:00.250+02:00`,
 /// `2024-05-01 13:45:00Z` (the space RFC 3339 allows). nullopt when `s` is not one.
@@ -97,51 +79,10 @@ inline std::optional<timestamp> parse_rfc3339(std::string_view s) noexcept {
     return std::nullopt;  // RFC 3339 requires the offset
   }
   if (i != s.size()) return std::nullopt;
-  std::int64_t secs = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+  std::int64_t secs = sluice::detail::days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
                       std::min(second, 59u) - offset;  // a leap second counts as :59
   return timestamp{} + std::chrono::duration_cast<timestamp::duration>(std::chrono::seconds(secs) +
                                                                        std::chrono::nanoseconds(nanos));
-}
-
-/// Appends `t` in UTC formatted by `format`, which may use %Y %m %d %H %M %S %j and %%.
-/// Returns false at an unsupported conversion (validate the format once with it).
-inline bool format_utc(std::string& out, timestamp t, std::string_view format) {
-  auto total = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
-  std::int64_t days = total >= 0 ? total / 86400 : -((-total + 86399) / 86400);
-  std::int64_t rest = total - days * 86400;
-  civil c = civil_from_days(days);
-  auto put = [&](std::int64_t v, int width) {
-    char buf[24];
-    int n = 0;
-    bool negative = v < 0;
-    std::uint64_t u = negative ? static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
-    do {
-      buf[n++] = static_cast<char>('0' + u % 10);
-      u /= 10;
-    } while (u != 0);
-    if (negative) out += '-';
-    for (int k = n; k < width; ++k) out += '0';
-    while (n > 0) out += buf[--n];
-  };
-  for (std::size_t i = 0; i < format.size(); ++i) {
-    if (format[i] != '%') {
-      out += format[i];
-      continue;
-    }
-    if (++i == format.size()) return false;
-    switch (format[i]) {
-      case 'Y': put(c.year, 4); break;
-      case 'm': put(c.month, 2); break;
-      case 'd': put(c.day, 2); break;
-      case 'H': put(rest / 3600, 2); break;
-      case 'M': put(rest / 60 % 60, 2); break;
-      case 'S': put(rest % 60, 2); break;
-      case 'j': put(days - days_from_civil(c.year, 1, 1) + 1, 3); break;
-      case '%': out += '%'; break;
-      default: return false;
-    }
-  }
-  return true;
 }
 
 }  // namespace sluice::transform::detail

@@ -7,10 +7,16 @@
 #include <cstdint>
 #include <cstring>
 
-namespace sluice::buffer::detail {
+// CRC32C (Castagnoli): the checksum of buffer::disk's write-ahead log frames, and of
+// crypto::crc32c (S3's x-amz-checksum-crc32c) when the build has no ISA-L. Core takes no
+// dependency, so this is our own: the SSE4.2 instruction where the CPU has it (checked once at
+// run time), slicing-by-8 tables otherwise.
 
-// CRC32C (Castagnoli), the checksum of the write-ahead log's frames. Core takes no dependency,
-// so this is our own: the SSE4.2 instruction where the CPU has it, slicing-by-8 tables otherwise.
+// Opened inside the inline namespace v0 (as sluice::detail is in core/error.hpp): a plain
+// `namespace sluice::detail` seen before error.hpp would be a second, ambiguous sluice::detail.
+namespace sluice {
+inline namespace v0 {
+namespace detail {
 
 inline constexpr std::uint32_t crc32c_polynomial = 0x82F63B78u;  // reflected
 
@@ -26,7 +32,9 @@ inline constexpr auto crc32c_tables = [] {
   return t;
 }();
 
-/// Continues a CRC32C over `size` bytes in software; `crc` is the running value (0 to start).
+/// Continues a CRC32C over `size` bytes in software; `crc` is the running value (0 to start,
+/// the finished CRC of the bytes so far to continue). Also the tests' reference for the SSE4.2
+/// and ISA-L paths: "123456789" gives 0xE3069283.
 inline std::uint32_t crc32c_software(std::uint32_t crc, const void* data, std::size_t size) noexcept {
   const auto* p = static_cast<const unsigned char*>(data);
   const auto& t = crc32c_tables;
@@ -66,7 +74,8 @@ inline bool crc32c_has_sse42() noexcept {
 }
 #endif
 
-/// Continues a CRC32C over `size` bytes; `crc` is the running value (0 to start).
+/// Continues a CRC32C over `size` bytes with the fastest code the CPU runs; `crc` is the running
+/// value as for crc32c_software.
 inline std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t size) noexcept {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
   if (crc32c_has_sse42()) return crc32c_sse42(crc, data, size);
@@ -74,4 +83,6 @@ inline std::uint32_t crc32c(std::uint32_t crc, const void* data, std::size_t siz
   return crc32c_software(crc, data, size);
 }
 
-}  // namespace sluice::buffer::detail
+}  // namespace detail
+}  // namespace v0
+}  // namespace sluice

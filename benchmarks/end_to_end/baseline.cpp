@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+// The raw baselines: libzstd and OpenSSL called directly over the same bytes, with every
+// context and buffer reused, on one thread.
+#include "end_to_end/end_to_end.hpp"
+
+#include <sluice/connector/generator.hpp>
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+
+namespace end_to_end {
+
+std::string make_jsonl(std::uint64_t records) {
+  const sluice::connector::generator gen{.records = records};
+  std::string out;
+  out.reserve(records * 560);
+  char event[sluice::connector::generator::max_event_bytes];
+  for (std::uint64_t i = 0; i < records; ++i) {
+    std::size_t type;
+    out.append(event, gen.write_event(i, event, type));
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int level) {
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
+  const std::size_t capacity = ZSTD_compressBound(piece);
+  std::unique_ptr<char[]> out(new char[capacity]);
+  std::vector<std::size_t> sizes;
+  for (std::size_t at = 0; at < in.size(); at += piece) {
+    std::size_t n = std::min(piece, in.size() - at);
+    std::size_t z = ZSTD_compressCCtx(cctx.get(), out.get(), capacity, in.data() + at, n, level);
+    if (ZSTD_isError(z)) throw std::runtime_error(ZSTD_getErrorName(z));
+    sizes.push_back(z);
+  }
+  return sizes;
+}
+
+std::uint64_t raw_aes_gcm(const std::vector<std::size_t>& messages, std::size_t frame) {
+  std::size_t largest = messages.empty() ? 0 : *std::max_element(messages.begin(), messages.end());
+  // Plaintext content does not change AES-GCM's speed; any bytes will do, touched once.
+  std::unique_ptr<unsigned char[]> in(new unsigned char[largest + 1]());
+  std::unique_ptr<unsigned char[]> out(new unsigned char[largest + 16]());
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
+  EVP_CIPHER* aes = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (!ctx || !aes) throw std::runtime_error("OpenSSL: no AES-256-GCM");
+  unsigned char key[32] = {1, 2, 3}, iv[12] = {}, tag[16];
+  std::uint64_t total = 0;
+  std::uint32_t sequence = 0;
+  for (std::size_t size : messages) {
+    // One key per message (as a data key per object), one IV and tag per frame.
+    if (EVP_EncryptInit_ex2(ctx.get(), aes, key, nullptr, nullptr) != 1) throw std::runtime_error("EVP_EncryptInit_ex2");
+    for (std::size_t at = 0; at < size; at += frame) {
+      int n = static_cast<int>(std::min(frame, size - at)), len = 0;
+      ++sequence;
+      iv[8] = static_cast<unsigned char>(sequence >> 24), iv[9] = static_cast<unsigned char>(sequence >> 16);
+      iv[10] = static_cast<unsigned char>(sequence >> 8), iv[11] = static_cast<unsigned char>(sequence);
+      if (EVP_EncryptInit_ex2(ctx.get(), nullptr, nullptr, iv, nullptr) != 1 ||
+          EVP_EncryptUpdate(ctx.get(), out.get() + at, &len, in.get() + at, n) != 1 ||
+          EVP_EncryptFinal_ex(ctx.get(), out.get() + at + len, &len) != 1 ||
+          EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+        throw std::runtime_error("OpenSSL: AES-256-GCM failed");
+      total += static_cast<std::uint64_t>(n);
+    }
+  }
+  EVP_CIPHER_free(aes);
+  return total;
+}
+
+}  // namespace end_to_end

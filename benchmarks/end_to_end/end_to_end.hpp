@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// end_to_end: the whole encrypted landing path against raw zstd and raw AES-GCM (see main.cpp).
+#include <sluice/crypto/keyring.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace end_to_end {
+
+struct config {
+  std::uint64_t records = 1'000'000;
+  std::size_t workers = 1;
+  std::size_t queue_capacity = 4;
+  std::size_t batch_bytes = 8u << 20;
+  int level = 1;
+  std::uint64_t frame_length = 256 * 1024;
+  bool sync = true;
+  std::shared_ptr<const sluice::crypto::keyring> keys;
+  std::filesystem::path root;  ///< the lake folder (emptied by the caller between runs)
+};
+
+struct result {
+  std::uint64_t input_bytes = 0;   ///< JSON Lines bytes (payloads and newlines)
+  std::uint64_t stored_bytes = 0;  ///< object bytes written
+  std::uint64_t objects = 0;
+  std::uint64_t errors = 0;
+};
+
+/// generator | by_size | queue | jsonl | zstd | envelope | store::local (sluice.cpp).
+result run_sluice(const config& c);
+
+/// The generator's events as JSON Lines, in memory (baseline.cpp; untimed preparation).
+std::string make_jsonl(std::uint64_t records);
+
+/// ZSTD_compressCCtx at `level` over `in` in pieces of `piece` bytes with one reused context
+/// and output buffer, single-threaded. Returns the compressed sizes of the pieces.
+std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int level);
+
+/// AES-256-GCM (OpenSSL EVP, one reused context, one key per message) over messages of the
+/// given sizes, each in frames of `frame` bytes with a fresh IV and tag per frame.
+/// Returns the bytes encrypted.
+std::uint64_t raw_aes_gcm(const std::vector<std::size_t>& messages, std::size_t frame);
+
+}  // namespace end_to_end
