@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/codec/detail/encoding_node.hpp>
 #include <sluice/core/concepts.hpp>
 #include <sluice/core/context.hpp>
 #include <sluice/core/error.hpp>
@@ -58,32 +59,10 @@ struct gzip {
                          ".." + std::to_string(max_level) + " (" + detail::gzip_backend + ")");
   }
 
-  /// The running state: one compression stream and one spare buffer.
-  template <class Next>
-  class node {
-   public:
-    template <class MakeNext>
-    node(const gzip& config, MakeNext&& make_next) : encoder_(config.level), next_(make_next()) {}
-
-    void push(object&& o) {
-      encoder_.compress(o.body, spare_);
-      o.body.swap(spare_);
-      o.content_encoding.emplace_back(encoding);
-      next_.push(std::move(o));
-    }
-    void flush() { next_.flush(); }
-    void tick() { next_.tick(); }
-
-   private:
-    detail::gzip_encoder encoder_;
-    std::string spare_;
-    Next next_;
-  };
-
   template <class MakeNext>
   auto open(run_context&, MakeNext&& make_next) const {
     validate();
-    return node<decltype(make_next())>(*this, make_next);
+    return detail::encoding_node<detail::gzip_encoder, decltype(make_next())>(encoding, make_next, level);
   }
 };
 

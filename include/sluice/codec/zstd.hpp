@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/codec/detail/encoding_node.hpp>
 #include <sluice/core/concepts.hpp>
 #include <sluice/core/context.hpp>
 #include <sluice/core/error.hpp>
@@ -62,32 +63,10 @@ struct zstd {
       throw config_error("codec::zstd.workers = " + std::to_string(workers) + ": must be 0..64");
   }
 
-  /// The running state: one compression context and one spare buffer.
-  template <class Next>
-  class node {
-   public:
-    template <class MakeNext>
-    node(const zstd& config, MakeNext&& make_next) : cctx_(config.level, config.workers), next_(make_next()) {}
-
-    void push(object&& o) {
-      cctx_.compress_frame(o.body, spare_);
-      o.body.swap(spare_);
-      o.content_encoding.emplace_back(encoding);
-      next_.push(std::move(o));
-    }
-    void flush() { next_.flush(); }
-    void tick() { next_.tick(); }
-
-   private:
-    detail::zstd_cctx cctx_;
-    std::string spare_;
-    Next next_;
-  };
-
   template <class MakeNext>
   auto open(run_context&, MakeNext&& make_next) const {
     validate();
-    return node<decltype(make_next())>(*this, make_next);
+    return detail::encoding_node<detail::zstd_cctx, decltype(make_next())>(encoding, make_next, level, workers);
   }
 };
 

@@ -158,15 +158,13 @@ struct generator {
 
     template <class Out>
     void run(Out& out, std::stop_token stop) {
-      char event[max_event_bytes];
       record_batch batch = take_recycled<record_batch>();
       std::int64_t hour = -1;
       while (next_ < config_.records && !stop.stop_requested()) {
         std::uint64_t n = std::min<std::uint64_t>(config_.chunk_records, config_.records - next_);
         batch.reserve(n, n * 560);
         for (std::uint64_t end = next_ + n; next_ < end; ++next_) {
-          std::size_t type;
-          std::size_t size = config_.write_event(next_, event, type);
+          std::size_t type = 0;
           timestamp t = config_.event_time(next_);
           auto h = std::chrono::duration_cast<std::chrono::hours>(t.time_since_epoch()).count();
           if (h != hour) {
@@ -176,7 +174,11 @@ struct generator {
             for (std::size_t k = 0; k < partitions_.size(); ++k)
               partitions_[k] = partition_keys{}.add("event_type", detail::generator_tables::types[k]).add("hour", text).str();
           }
-          batch.append(std::string_view(event, size), cursor{id_, next_ + 1}, t, partitions_[type]);
+          // Written straight into the batch; the partition is known once the event is written,
+          // so it is patched in after (partition strings are short).
+          batch.append_written(max_event_bytes, [&](char* place) { return config_.write_event(next_, place, type); },
+                               cursor{id_, next_ + 1}, t);
+          batch.set_partition(batch.size() - 1, partitions_[type]);
         }
         out.push(std::move(batch));
         batch = take_recycled<record_batch>(config_.chunk_records * 560);  // one the batcher gave back

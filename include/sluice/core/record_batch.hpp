@@ -3,7 +3,11 @@
 #include <sluice/core/config.hpp>
 #include <sluice/core/record.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <memory>
+#include <utility>
 #include <cstddef>
 #include <iterator>
 #include <string>
@@ -12,6 +16,53 @@
 
 namespace sluice {
 inline namespace v0 {
+namespace detail {
+/// Growable bytes like std::string, but writable in place without zero-filling first (C++20 has
+/// no resize_and_overwrite).
+class byte_buffer {
+ public:
+  byte_buffer() = default;
+  byte_buffer(byte_buffer&& other) noexcept
+      : data_(std::move(other.data_)), size_(std::exchange(other.size_, 0)), capacity_(std::exchange(other.capacity_, 0)) {}
+  byte_buffer& operator=(byte_buffer&& other) noexcept {
+    data_ = std::move(other.data_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    return *this;
+  }
+  [[nodiscard]] const char* data() const noexcept { return data_.get(); }
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  void clear() noexcept { size_ = 0; }
+  void reserve(std::size_t n) {
+    if (n <= capacity_) return;
+    std::unique_ptr<char[]> bigger(new char[n]);  // uninitialised: only written bytes are read
+    if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+    data_ = std::move(bigger);
+    capacity_ = n;
+  }
+  void append(std::string_view bytes) {
+    grow_for(bytes.size());
+    if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
+    size_ += bytes.size();
+  }
+  /// Lets `write(char*) -> size` put up to `max_size` bytes at the end; returns what it wrote.
+  template <class Write>
+  std::size_t write(std::size_t max_size, Write&& write) {
+    grow_for(max_size);
+    std::size_t n = write(data_.get() + size_);
+    size_ += n;
+    return n;
+  }
+
+ private:
+  void grow_for(std::size_t extra) {
+    if (size_ + extra > capacity_) reserve(std::max(size_ + extra, capacity_ * 2));
+  }
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, capacity_ = 0;
+};
+}  // namespace detail
 
 /// Records that travel together: what sources emit and what a batcher hands to a format.
 ///
@@ -34,6 +85,18 @@ class record_batch {
   }
   void append(const record_ref& r) { append(r.payload, r.cursor, r.event_time, r.partition); }
 
+  /// Appends a record whose payload `write(char* out) -> std::size_t` writes in place, at most
+  /// `max_size` bytes: a source that builds its records saves the copy through a buffer of its own.
+  template <class Write>
+  void append_written(std::size_t max_size, Write&& write, sluice::cursor cursor = {}, timestamp event_time = {},
+                      std::string_view partition = {}) {
+    std::size_t offset = payloads_.size();
+    std::size_t size = payloads_.write(max_size, std::forward<Write>(write));
+    SLUICE_ASSERT(size <= max_size);
+    entries_.push_back({offset, size, partitions_.size(), partition.size(), event_time, cursor});
+    partitions_.append(partition);
+  }
+
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
   /// Sum of payload sizes.
@@ -41,7 +104,7 @@ class record_batch {
 
   [[nodiscard]] record_ref operator[](std::size_t i) const noexcept {
     const entry& e = entries_[i];
-    return {std::string_view(payloads_).substr(e.payload_offset, e.payload_size),
+    return {std::string_view(payloads_.data() + e.payload_offset, e.payload_size),
             std::string_view(partitions_).substr(e.partition_offset, e.partition_size),
             e.event_time, e.cursor};
   }
@@ -97,7 +160,7 @@ class record_batch {
     sluice::cursor cursor;
   };
   std::vector<entry> entries_;
-  std::string payloads_;
+  detail::byte_buffer payloads_;
   std::string partitions_;
   std::string partition_;
   std::chrono::steady_clock::time_point opened_at_{};

@@ -26,7 +26,7 @@ inline namespace v0 {
 template <class T>
 class recycler {
  public:
-  static constexpr std::size_t max_kept = 4;
+  static constexpr std::size_t max_kept = 2;
 
   /// The recycler of T shared by every pipeline of the process.
   static recycler& shared() {

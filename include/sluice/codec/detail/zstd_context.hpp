@@ -73,7 +73,7 @@ class zstd_cctx {
   /// size of `in` but a little below zstd's worst-case bound. Growing it to the bound would
   /// copy and page-fault a whole new buffer per object, so the frame is streamed into the
   /// capacity `out` already has and the buffer grows only when the data does not compress.
-  void compress_frame(std::string_view in, std::string& out) {
+  void compress(std::string_view in, std::string& out) {
     const std::size_t bound = ZSTD_compressBound(in.size());
     if (out.capacity() >= bound) {
       out.resize(bound);

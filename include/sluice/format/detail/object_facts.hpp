@@ -14,9 +14,14 @@ namespace sluice::format::detail {
 /// object, in a body a store gave back: the capacity circulates instead of being faulted in anew.
 inline void take_body(object& o, std::string& spare, std::size_t wanted) {
   if (spare.capacity() < wanted) spare = take_recycled<std::string>(wanted);
+  if (spare.capacity() < wanted) {
+    // Grown from empty, reserve allocates what is asked; growing a smaller buffer would double
+    // it. A sixteenth of headroom lets the next, slightly larger batch fit too.
+    spare = std::string();
+    spare.reserve(wanted + wanted / 16);
+  }
   o.body.swap(spare);
   o.body.clear();
-  o.body.reserve(wanted);
 }
 
 /// Fills the facts every format copies from its batch (stream, partition, arrival).
