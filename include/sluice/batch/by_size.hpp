@@ -264,6 +264,11 @@ class by_size::node {
       // A slot's batch may have been moved from by emit(): take a spent one with its capacity
       // (the format downstream gives them back) rather than growing a new one from nothing.
       s.records = take_recycled<record_batch>(config_.max_bytes);
+      // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
+      // doubling into it: each doubling copies and leaves a freed block behind to fragment the
+      // heap. Reserved bytes are not touched, so they cost address space, not memory.
+      std::size_t share = std::min(config_.max_bytes, config_.max_buffered_bytes / (map_.size() + 1));
+      if (s.records.payload_capacity() < share) s.records.reserve(0, share + share / 16);
       s.capacity = 0;
     }
     s.cost = 0;
