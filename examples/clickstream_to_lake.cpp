@@ -78,10 +78,12 @@ int main(int argc, char** argv) try {
   auto written = store::local_reader(lake).list("clickstream/");
   std::printf("\nthe lake at %s now holds %zu objects, for example:\n", lake.c_str(), written.size());
   for (std::size_t i = 0; i < written.size() && i < 3; ++i) std::printf("  %s\n", written[i].c_str());
-  std::printf("\nread it back (the sluice command is built beside this example):\n"
-              "  sluice cat %s --keyring %s | head\n"
-              "  sluice verify %s --keyring %s\n",
-              lake.c_str(), keyring_file.c_str(), lake.c_str(), keyring_file.c_str());
+  // The sluice command is built beside this example.
+  const std::string cli = (std::filesystem::path(argv[0]).parent_path() / "sluice").string();
+  std::printf("\nread it back:\n"
+              "  %s cat %s --keyring %s | head\n"
+              "  %s verify %s --keyring %s\n",
+              cli.c_str(), lake.c_str(), keyring_file.c_str(), cli.c_str(), lake.c_str(), keyring_file.c_str());
   return m.errors == 0 ? 0 : 1;
 } catch (const std::exception& e) {
   std::cerr << "clickstream_to_lake: " << e.what() << "\n";
