@@ -77,7 +77,7 @@ enum class sync_policy {
 /// locked). Allocation: frames are built in a buffer reused from batch to batch.
 ///
 /// @code
-///   auto p = connector::http_stream{.port = 8443}
+///   auto p = connector::files{.path = "/data/in"}
 ///          | buffer::disk{.dir = "/var/lib/ingest/wal", .max_bytes = 4_GiB}
 ///          | batch::by_size{.max_bytes = 64_MiB, .max_age = 60s}
 ///          | format::jsonl{} | codec::zstd{} | store::local{.root = "./lake"};

@@ -183,7 +183,7 @@ class pipeline {
     static_assert(std::same_as<typename first::stage_concept, source_tag>,
                   "sluice: this pipeline has no source: start it with a connector:: source");
     static_assert(std::same_as<typename last::stage_concept, sink_tag>,
-                  "sluice: this pipeline has no sink: end it with a store:: stage (store::local, store::s3)");
+                  "sluice: this pipeline has no sink: end it with a store:: stage (store::local)");
     static_assert(source<first>, "sluice: the first part does not model sluice::source");
 
     validate();

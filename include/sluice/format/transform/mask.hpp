@@ -49,7 +49,7 @@ enum class mask_method {
 /// into a batch reused from push to push.
 ///
 /// @code
-///   auto p = connector::http_stream{.port = 8080}
+///   auto p = connector::files{.path = "/data/in"}
 ///          | transform::mask{.fields = {"email", "card.number"}, .method = transform::mask_method::hash,
 ///                            .salt = secrets.mask_salt}
 ///          | batch::by_size{}

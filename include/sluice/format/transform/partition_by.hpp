@@ -51,7 +51,7 @@ enum class epoch_unit {
 /// in a reused string and the input batch is updated in place when nothing is rejected.
 ///
 /// @code
-///   auto p = connector::http_stream{.port = 8080}
+///   auto p = connector::files{.path = "/data/in"}
 ///          | transform::partition_by{.fields = {"event_type"}, .time_field = "ts", .time_key = "hour",
 ///                                    .time_format = "%Y-%m-%d-%H"}
 ///          | batch::by_size{.max_partitions = 500}

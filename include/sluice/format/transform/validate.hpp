@@ -41,7 +41,7 @@ struct required_field {
 /// Allocation: records are parsed into an arena reused from record to record.
 ///
 /// @code
-///   auto p = connector::http_stream{.port = 8080}
+///   auto p = connector::files{.path = "/data/in"}
 ///          | transform::validate{.required = {{"user_id", json_kind::string},
 ///                                             {"ts", json_kind::string},
 ///                                             {"price", json_kind::number}}}
