@@ -108,10 +108,6 @@ class basic_cursor_tracker {
     std::lock_guard lock(mutex_);
     return sources_.at(source)->name;
   }
-  [[nodiscard]] std::size_t source_count() const {
-    std::lock_guard lock(mutex_);
-    return sources_.size();
-  }
 
   /// Assigns each record of `batch` its sequence number and remembers it as in flight.
   void track(record_batch& batch) {

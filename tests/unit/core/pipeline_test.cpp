@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <sluice/core/pipeline.hpp>
 
+#include <sluice/batch/by_size.hpp>
 #include <sluice/format/jsonl.hpp>
 #include <sluice_test/support.hpp>
 
@@ -9,6 +10,7 @@
 #include <thread>
 
 using namespace sluice;
+using namespace sluice::literals;
 using sluice_test::collecting_sink;
 using sluice_test::vector_source;
 
@@ -48,6 +50,32 @@ struct shout {
   }
 };
 static_assert(record_stage<shout>);
+
+/// A record stage that passes everything on and requests stop once it has seen `records`.
+struct stop_after {
+  using stage_concept = stage_tag;
+  using input_type = record_batch;
+  using output_type = record_batch;
+  std::size_t records = 0;
+  std::stop_source* stop = nullptr;
+  template <class Next>
+  struct node {
+    const stop_after& config;
+    Next next;
+    std::size_t seen = 0;
+    void push(record_batch&& in) {
+      seen += in.size();
+      if (seen >= config.records) config.stop->request_stop();
+      next.push(std::move(in));
+    }
+    void flush() { next.flush(); }
+    void tick() { next.tick(); }
+  };
+  template <class MakeNext>
+  auto open(run_context&, MakeNext&& make_next) const {
+    return node<decltype(make_next())>{*this, make_next()};
+  }
+};
 }  // namespace
 using sluice::operator|;
 
@@ -112,12 +140,17 @@ TEST_CASE("a rejected record does not hold back the checkpoint", "[core][pipelin
 }
 
 TEST_CASE("stop ends the source and everything accepted is still flushed", "[core][pipeline]") {
+  // A batcher that would hold every record for 15 minutes: only the drain on stop writes them.
   std::vector<std::string> many(100000, "x");
-  collecting_sink sink;
-  auto p = vector_source{.payloads = many, .chunk = 10} | format::jsonl{} | sink;
   std::stop_source stop;
-  stop.request_stop();
+  collecting_sink sink;
+  auto p = vector_source{.payloads = many, .chunk = 10} | stop_after{.records = 1000, .stop = &stop} |
+           batch::by_size{.max_bytes = 1_MiB, .max_age = std::chrono::seconds(900)} | format::jsonl{} | sink;
   p.run(stop.get_token());
   auto m = p.metrics().snapshot();
-  CHECK(m.records_in == m.records_out);
+  CHECK(m.records_in >= 1000);
+  CHECK(m.records_in < many.size());  // the source did stop early
+  CHECK(m.records_out == m.records_in);
+  REQUIRE(sink.objects->size() == 1);
+  CHECK((*sink.objects)[0].record_count == m.records_in);
 }
