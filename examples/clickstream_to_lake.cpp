@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-// The main example: generated clickstream events land in a local lake, partitioned by hour and
-// event type, as JSON Lines compressed with zstd and envelope-encrypted (AWS Encryption SDK
-// message format, a fresh data key per object, wrapped by a key of a local keyring file).
+// The main example: generated clickstream events land in a lake, partitioned by hour and event
+// type, as JSON Lines compressed with zstd and envelope-encrypted (AWS Encryption SDK message
+// format, a fresh data key per object, wrapped by a key of a local keyring file). The lake is a
+// local folder, or an S3 bucket and prefix.
 //
 //   scripts/demo                                   builds this and runs it with the defaults
-//   clickstream_to_lake [--records N] [--lake DIR] [--keyring FILE] [--workers N]
+//   clickstream_to_lake [--records N] [--lake DIR | --lake s3://BUCKET/PREFIX] [--keyring FILE] [--workers N]
+//
+// An s3:// lake is reached the way the AWS CLI reaches it: credentials from AWS_ACCESS_KEY_ID /
+// AWS_SECRET_ACCESS_KEY (or AWS_PROFILE and the shared files), region from AWS_REGION, endpoint
+// from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for an S3-compatible server. The keyring defaults
+// to DIR-keyring.json beside a local lake, and to ./lake-keyring.json for an s3:// lake.
 //
 // Run it twice: object keys are deterministic, so the second run rewrites the same objects
 // instead of adding copies. Ctrl-C stops the generator; everything accepted is still written.
@@ -17,6 +23,10 @@
 #include <sluice/crypto/envelope.hpp>
 #include <sluice/crypto/keyring.hpp>
 #include <sluice/store/local.hpp>
+#if SLUICE_EXAMPLES_HAVE_S3
+#include <sluice/store/s3.hpp>
+#include <sluice/store/s3_reader.hpp>
+#endif
 
 #include <csignal>
 #include <chrono>
@@ -39,34 +49,58 @@ std::string option(int argc, char** argv, const std::string& name, std::string f
     if (argv[i] == name) return argv[i + 1];
   return fallback;
 }
+
+// One key template for either kind of lake.
+constexpr const char* key = "clickstream/{time:%Y/%m/%d/%H}/event_type={partition:event_type}/";
 }  // namespace
 
 int main(int argc, char** argv) try {
   const auto records = std::stoull(option(argc, argv, "--records", "200000"));
-  const std::filesystem::path lake = option(argc, argv, "--lake", "lake");
-  const std::filesystem::path keyring_file = option(argc, argv, "--keyring", lake.string() + "-keyring.json");
+  const std::string lake = option(argc, argv, "--lake", "lake");
+  const bool in_s3 = lake.starts_with("s3://");
+  const std::filesystem::path keyring_file =
+      option(argc, argv, "--keyring", in_s3 ? "lake-keyring.json" : lake + "-keyring.json");
   const auto workers = std::stoul(option(argc, argv, "--workers", "2"));
+#if !SLUICE_EXAMPLES_HAVE_S3
+  if (in_s3) throw std::runtime_error("--lake " + lake + ": this build has no S3 support (libcurl was not found)");
+#endif
 
   // The embedded stand-in for a KMS: a keyring file made on first use (keep it apart from the lake).
   if (!std::filesystem::exists(keyring_file)) crypto::local_keyring::create(keyring_file, "sluice-demo");
   auto keys = std::make_shared<crypto::local_keyring>(keyring_file);
 
-  auto p = connector::generator{.records = records}
-         | batch::by_size{.max_bytes = 8_MiB, .max_age = 5s}
-         | buffer::queue{.capacity = 4, .workers = workers}
-         | format::jsonl{}
-         | codec::zstd{.level = 3}
-         | crypto::envelope{.keyring = keys}
-         | store::local{.root = lake, .key = "clickstream/{time:%Y/%m/%d/%H}/event_type={partition:event_type}/"};
-  p.options.stream = "clickstream";
+  // The pipeline is one type per sink, so each kind of lake is its own instantiation of this.
+  auto land = [&](auto sink) {
+    auto p = connector::generator{.records = records}
+           | batch::by_size{.max_bytes = 8_MiB, .max_age = 5s}
+           | buffer::queue{.capacity = 4, .workers = workers}
+           | format::jsonl{}
+           | codec::zstd{.level = 3}
+           | crypto::envelope{.keyring = keys}
+           | std::move(sink);
+    p.options.stream = "clickstream";
+    p.run(stop.get_token());
+    return p.metrics().snapshot();
+  };
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   auto start = std::chrono::steady_clock::now();
-  p.run(stop.get_token());
+  metrics_snapshot m;
+  std::vector<std::string> written;
+#if SLUICE_EXAMPLES_HAVE_S3
+  if (in_s3) {
+    // Empty connection settings: everything comes from the standard AWS environment.
+    m = land(store::s3{.url = lake, .key = key});
+    written = store::s3_reader(lake).list("clickstream/");
+  }
+#endif
+  if (!in_s3) {
+    m = land(store::local{.root = lake, .key = key});
+    written = store::local_reader(lake).list("clickstream/");
+  }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  auto m = p.metrics().snapshot();
   std::printf("%llu records (%.1f MB of JSON) -> %llu objects (%.1f MB stored, %.1fx smaller) in %.2f s, %.0f MB/s\n",
               static_cast<unsigned long long>(m.records_out), static_cast<double>(m.bytes_in) / 1e6,
               static_cast<unsigned long long>(m.objects_out), static_cast<double>(m.bytes_out) / 1e6,
@@ -75,15 +109,15 @@ int main(int argc, char** argv) try {
   std::printf("errors: %llu, mean batch latency %.1f ms\n", static_cast<unsigned long long>(m.errors),
               static_cast<double>(m.batch_latency_mean().count()) / 1e6);
 
-  auto written = store::local_reader(lake).list("clickstream/");
   std::printf("\nthe lake at %s now holds %zu objects, for example:\n", lake.c_str(), written.size());
   for (std::size_t i = 0; i < written.size() && i < 3; ++i) std::printf("  %s\n", written[i].c_str());
-  // The sluice command is built beside this example.
+  // The sluice command is built beside this example; it reads either kind of lake.
   const std::string cli = (std::filesystem::path(argv[0]).parent_path() / "sluice").string();
   std::printf("\nread it back:\n"
               "  %s cat %s --keyring %s | head\n"
               "  %s verify %s --keyring %s\n",
               cli.c_str(), lake.c_str(), keyring_file.c_str(), cli.c_str(), lake.c_str(), keyring_file.c_str());
+  if (in_s3) std::printf("  %s s3 uploads %s     (multipart uploads left unfinished)\n", cli.c_str(), lake.c_str());
   return m.errors == 0 ? 0 : 1;
 } catch (const std::exception& e) {
   std::cerr << "clickstream_to_lake: " << e.what() << "\n";

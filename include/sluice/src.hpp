@@ -15,3 +15,7 @@
 #define SLUICE_SOURCE
 #include <sluice/crypto/envelope.hpp>
 #include <sluice/crypto/keyring.hpp>
+#ifdef SLUICE_HAS_AWS
+#include <sluice/aws/credentials.hpp>
+#include <sluice/aws/sigv4.hpp>
+#endif

@@ -40,6 +40,9 @@ struct pipeline_options {
   /// The error output. Default: one line per record on stderr. It is called from the thread of
   /// the rejecting stage, one call at a time.
   std::function<void(const record_error&)> on_error;
+  /// Where stages say what an operator should know (a fallback taken, an upload resumed).
+  /// Default: one line on stderr. Called from the stage's thread, one call at a time.
+  std::function<void(std::string_view stage, std::string_view message)> on_log;
   /// The checkpoint file is rewritten at most this often (and once more when the run ends).
   std::chrono::milliseconds checkpoint_interval{1000};
   /// How often stages with age triggers are ticked.
@@ -92,6 +95,14 @@ class run_context {
     }
     metrics_.add_error();
     tracker_.ack(r.cursor);
+  }
+
+  /// Tells the operator something worth knowing that is not an error of a record.
+  void log(std::string_view stage, std::string_view message) {
+    std::lock_guard lock(error_mutex_);
+    if (options_.on_log) options_.on_log(stage, message);
+    else std::fprintf(stderr, "sluice: %.*s: %.*s\n", static_cast<int>(stage.size()), stage.data(),
+                      static_cast<int>(message.size()), message.data());
   }
 
   /// Acknowledges records a stage dropped on purpose (a filter): they are handled.

@@ -36,6 +36,8 @@ enum class errc {
   key_not_found,              ///< the keyring has no key of that name
   unsupported_format,         ///< a format, suite or version this build does not read
   io_failure,                 ///< the operating system refused a read or write
+  store_refused,              ///< an object store answered a request with an error
+  store_unreachable,          ///< an object store could not be reached, or stopped answering
 };
 
 namespace detail {
@@ -58,6 +60,8 @@ class errc_category final : public boost::system::error_category {
       case errc::key_not_found: return "key not found";
       case errc::unsupported_format: return "unsupported format";
       case errc::io_failure: return "I/O failure";
+      case errc::store_refused: return "object store refused the request";
+      case errc::store_unreachable: return "object store unreachable";
     }
     return "unknown sluice error";
   }

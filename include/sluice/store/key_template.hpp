@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/core/context.hpp>
 #include <sluice/core/cursor.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/object.hpp>
@@ -300,6 +301,25 @@ inline error_code key_template::render(const object& o, const cursor_tracker& na
     start = slash + 1;
   }
   return {};
+}
+
+/// Sends an object whose key could not be made (`ec` from render(), or a key over
+/// max_key_bytes) to the error output with its body as the payload, and acknowledges its
+/// records: they are handled there, so they do not hold back the source's checkpoint.
+inline void reject_unkeyable(run_context& ctx, const object& o, error_code ec, const std::string& key,
+                             std::string_view template_text, std::string_view stage) {
+  std::string reason = "object key of " + std::to_string(key.size()) + " bytes from template \"" +
+                       std::string(template_text) + "\"";
+  reason += ec == boost::system::errc::filename_too_long ? " exceeds " + std::to_string(max_key_bytes) + " bytes"
+                                                          : " has an empty, `.` or `..` segment";
+  reason += " (starts \"" + key.substr(0, 120) + "\"); " + std::to_string(o.record_count) + " records not stored";
+  cursor first{};
+  if (!o.covered.empty()) {
+    const cursor_range& r = o.covered.ranges().front();
+    first = {r.source, r.first_position, r.first_seq};
+  }
+  ctx.reject(record_ref{o.body, o.partition, o.first_event_time, first}, ec, std::move(reason), stage);
+  ctx.tracker().ack(o.covered);
 }
 
 }  // namespace sluice::store

@@ -96,7 +96,7 @@ struct local {
     void push(object&& o) {
       rethrow_sync_error();
       if (auto ec = key_.render(o, ctx_.tracker(), key_buf_)) {
-        reject_object(o, ec);
+        reject_unkeyable(ctx_, o, ec, key_buf_, key_.text(), "store::local");
         return;
       }
       o.key = key_buf_;
@@ -234,23 +234,6 @@ struct local {
       if (sync_error_) std::rethrow_exception(sync_error_);
     }
 
-    void reject_object(const object& o, error_code ec) {
-      std::string reason = "object key of " + std::to_string(key_buf_.size()) + " bytes from template \"" +
-                           key_.text() + "\"";
-      reason += ec == boost::system::errc::filename_too_long
-                    ? " exceeds " + std::to_string(max_key_bytes) + " bytes"
-                    : " has an empty, `.` or `..` segment";
-      reason += " (starts \"" + key_buf_.substr(0, 120) + "\"); " + std::to_string(o.record_count) +
-                " records not stored";
-      cursor first{};
-      if (!o.covered.empty()) {
-        const cursor_range& r = o.covered.ranges().front();
-        first = {r.source, r.first_position, r.first_seq};
-      }
-      ctx_.reject(record_ref{o.body, o.partition, o.first_event_time, first}, ec, std::move(reason), "store::local");
-      ctx_.tracker().ack(o.covered);  // the other records of the object: handled by the error output
-    }
-
     run_context& ctx_;
     std::filesystem::path root_;
     key_template key_;
@@ -267,12 +250,6 @@ struct local {
   };
 
   node open(run_context& ctx) const { return node(ctx, *this); }
-};
-
-/// One stored object read back: its bytes and its sidecar.
-struct stored_object {
-  std::string body;
-  object_info info;
 };
 
 /// Reads what store::local wrote: lists complete objects (those with a sidecar) and reads an
@@ -345,19 +322,7 @@ class local_reader {
     error_code ec;
     stored_object o = read(key, ec, why);
     if (ec) return ec;
-    crypto::sha256 h;
-    auto sums = crypto::compute_checksums(o.body, h);
-    if (crypto::to_hex(sums.sha256) != o.info.sha256) {
-      why = "object " + (root_ / std::string(key)).string() + ": SHA-256 " + crypto::to_hex(sums.sha256) +
-            " differs from the sidecar's " + o.info.sha256;
-      return make_error_code(errc::corrupt_object);
-    }
-    if (crypto::crc32c_base64(sums.crc32c) != o.info.crc32c) {
-      why = "object " + (root_ / std::string(key)).string() + ": CRC32C " + crypto::crc32c_base64(sums.crc32c) +
-            " differs from the sidecar's " + o.info.crc32c;
-      return make_error_code(errc::corrupt_object);
-    }
-    return {};
+    return verify_checksums(o, "object " + (root_ / std::string(key)).string(), why);
   }
 
  private:

@@ -10,6 +10,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -205,6 +207,114 @@ inline error_code parse_sidecar(std::string_view text, object_info& out, std::st
   }
   out = std::move(info);
   return {};
+}
+
+
+/// One stored object read back: its bytes and its facts (the local store's sidecar, the S3
+/// store's metadata).
+struct stored_object {
+  std::string body;
+  object_info info;
+};
+
+/// Checks the bytes of `o` against its facts: SHA-256 and CRC32C (readers check the size when
+/// reading). `name` names the object in `why`. Errors: errc::corrupt_object.
+inline error_code verify_checksums(const stored_object& o, const std::string& name, std::string& why) {
+  crypto::sha256 h;
+  auto sums = crypto::compute_checksums(o.body, h);
+  if (crypto::to_hex(sums.sha256) != o.info.sha256) {
+    why = name + ": SHA-256 " + crypto::to_hex(sums.sha256) + " differs from its recorded " + o.info.sha256;
+    return make_error_code(errc::corrupt_object);
+  }
+  if (crypto::crc32c_base64(sums.crc32c) != o.info.crc32c) {
+    why = name + ": CRC32C " + crypto::crc32c_base64(sums.crc32c) + " differs from its recorded " + o.info.crc32c;
+    return make_error_code(errc::corrupt_object);
+  }
+  return {};
+}
+
+namespace detail {
+/// Sidecar fields whose values are JSON (arrays, objects) and numbers: how a metadata header
+/// value turns back into the sidecar's JSON.
+inline constexpr std::string_view json_valued_fields[] = {"content_encoding", "metadata", "cursors"};
+inline constexpr std::string_view number_fields[] = {"format", "record_count", "record_bytes", "size"};
+inline constexpr std::string_view time_fields[] = {"first_event_time", "last_event_time", "arrival_time"};
+
+/// Header values carry printable ASCII only: other bytes and '%' become %XX.
+inline std::string header_escape(std::string_view v) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : v) {
+    if (c < 0x20 || c > 0x7E || c == '%') (out += '%', out += hex[c >> 4]) += hex[c & 15];
+    else out += static_cast<char>(c);
+  }
+  return out;
+}
+inline std::string header_unescape(std::string_view v) {
+  std::string out;
+  auto digit = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
+      out += static_cast<char>(digit(v[i + 1]) * 16 + digit(v[i + 2]));
+      i += 2;
+    } else {
+      out += v[i];
+    }
+  }
+  return out;
+}
+}  // namespace detail
+
+/// The facts of `info` as object metadata (the S3 store's `x-amz-meta-*`): one entry per
+/// sidecar field but the key, named with `-` for `_` (`record-count`), arrays and objects as
+/// compact JSON, times as RFC 3339 (empty when unknown), values escaped to printable ASCII.
+inline std::vector<std::pair<std::string, std::string>> to_metadata(const object_info& info) {
+  boost::json::value doc = boost::json::parse(to_json(info));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : doc.get_object()) {
+    if (name == "key") continue;
+    std::string header(name);
+    std::replace(header.begin(), header.end(), '_', '-');
+    std::string text = value.is_string() ? std::string(value.get_string())
+                       : value.is_null() ? std::string()
+                                         : boost::json::serialize(value);
+    out.emplace_back(std::move(header), detail::header_escape(text));
+  }
+  return out;
+}
+
+/// Reads back what to_metadata wrote (`metadata` holds the headers without their prefix) for
+/// the object `key`. Errors as parse_sidecar's, naming the header.
+inline error_code parse_metadata(const std::map<std::string, std::string>& metadata, std::string_view key,
+                                 object_info& out, std::string& why) {
+  namespace json = boost::json;
+  json::object doc;
+  doc["key"] = key;
+  for (const auto& [header, raw] : metadata) {
+    std::string name = header;
+    std::replace(name.begin(), name.end(), '-', '_');
+    std::string value = detail::header_unescape(raw);
+    auto is = [&](const auto& list) { return std::find(std::begin(list), std::end(list), name) != std::end(list); };
+    if (is(detail::json_valued_fields) || is(detail::number_fields)) {
+      error_code ec;
+      json::value v = json::parse(value, ec);
+      if (ec) {
+        why = "metadata x-amz-meta-" + header + ": not JSON: " + ec.message();
+        return make_error_code(errc::corrupt_object);
+      }
+      doc[name] = std::move(v);
+    } else if (is(detail::time_fields) && value.empty()) {
+      doc[name] = nullptr;
+    } else {
+      doc[name] = value;
+    }
+  }
+  if (!doc.contains("format")) {
+    why = "no x-amz-meta-format: not an object written by sluice";
+    return make_error_code(errc::corrupt_object);
+  }
+  return parse_sidecar(json::serialize(doc), out, why);
 }
 
 }  // namespace sluice::store

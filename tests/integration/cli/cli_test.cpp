@@ -1,18 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 // The main example and the `sluice` command, run as programs: the lake the example writes is read
 // back by `sluice cat`, checked by `sluice verify`, and decoded independently by the real AWS
-// Encryption SDK and the stock zstd. Damaged lakes and wrong keys give clear errors.
+// Encryption SDK and the stock zstd. Damaged lakes and wrong keys give clear errors. The same
+// against a real S3-compatible server (radosgw from scripts/services), reached through the
+// standard AWS environment and judged by the real AWS CLI; and `sluice s3 uploads`.
 #include <sluice/crypto/keyring.hpp>
 
 #include <sluice_test/support.hpp>
+#if SLUICE_CLI_TESTS_HAVE_S3
+#include "../s3/s3_test_support.hpp"
+#endif
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 using sluice_test::run_command;
@@ -195,3 +204,232 @@ TEST_CASE("the sluice command rejects bad usage with a message", "[cli][errors]"
   CHECK(missing.status == 1);
   CHECK_THAT(missing.out, Catch::Contains("/nonexistent/lake"));
 }
+
+#if SLUICE_CLI_TESTS_HAVE_S3
+namespace {
+
+/// The standard AWS environment a user sets, pointing the programs at the test server: keys in
+/// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, the endpoint in AWS_ENDPOINT_URL, path-style in
+/// the AWS_CONFIG_FILE, and nothing from the machine's own AWS settings.
+std::string aws_environment(const s3_test::server& s) {
+  return "env -u AWS_ENDPOINT_URL_S3 -u AWS_SESSION_TOKEN -u AWS_REGION " + s3_test::aws_env(s) +
+         "AWS_ENDPOINT_URL=" + s.endpoint + " ";
+}
+
+/// The keys under `prefix` in `bucket`, as the AWS CLI lists them.
+std::vector<std::string> aws_keys(const s3_test::server& s, const std::string& bucket, const std::string& prefix) {
+  auto listed = s3_test::aws_json(s, "s3api list-objects-v2 --bucket " + bucket +
+                                         (prefix.empty() ? "" : " --prefix '" + prefix + "'"));
+  std::vector<std::string> keys;
+  if (listed.is_object() && listed.as_object().contains("Contents"))
+    for (const auto& o : listed.at("Contents").as_array()) keys.emplace_back(o.at("Key").as_string());
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+/// The upload ids in progress in `bucket`, as the AWS CLI lists them.
+std::vector<std::string> aws_uploads(const s3_test::server& s, const std::string& bucket) {
+  auto listed = s3_test::aws_json(s, "s3api list-multipart-uploads --bucket " + bucket);
+  std::vector<std::string> ids;
+  if (listed.is_object() && listed.as_object().contains("Uploads"))
+    for (const auto& u : listed.at("Uploads").as_array()) ids.emplace_back(u.at("UploadId").as_string());
+  return ids;
+}
+
+/// A clickstream lake of 20,000 records the example wrote to s3://BUCKET/demo, in a bucket of
+/// its own. The example runs in a folder of its own without --keyring, so it makes its default
+/// keyring there.
+struct s3_lake_fixture {
+  s3_test::server server;
+  std::string bucket = s3_test::unique_bucket("cli");
+  std::string url = "s3://" + bucket + "/demo";
+  sluice_test::temp_dir dir;
+  fs::path keyring = dir / "lake-keyring.json";
+  std::string aws;
+  std::string cli;
+  sluice_test::command_result written;
+  explicit s3_lake_fixture(const s3_test::server& s) : server(s), aws(aws_environment(s)), cli(aws + env("SLUICE_CLI")) {
+    s3_test::create_bucket(server, bucket);
+    written = run("cd " + dir.path().string() + " && " + aws + env("SLUICE_EXAMPLE") +
+                  " --records 20000 --workers 2 --lake " + url);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the example writes an s3:// lake that sluice verify accepts, sluice cat reads and the AWS CLI lists",
+          "[cli][example][s3]") {
+  S3_SERVER_OR_SKIP(server);
+  s3_lake_fixture f(server);
+  INFO(f.written.out);
+  REQUIRE(f.written.status == 0);
+  CHECK_THAT(f.written.out, Catch::Contains("20000 records"));
+  // The default keyring of an s3:// lake is in the current folder, not derived from the url.
+  CHECK(fs::exists(f.keyring));
+  CHECK_THAT(f.written.out, Catch::Contains("--keyring lake-keyring.json"));
+
+  // The AWS CLI sees every object under the prefix and nothing else in the bucket.
+  auto keys = aws_keys(server, f.bucket, "");
+  REQUIRE(keys.size() >= 5);  // five event types at least, each its own partition
+  CHECK(aws_keys(server, f.bucket, "demo/") == keys);
+  for (const auto& k : keys) {
+    CHECK_THAT(k, Catch::StartsWith("demo/clickstream/2024/05/01/"));
+    CHECK_THAT(k, Catch::Contains("/event_type="));
+    CHECK_THAT(k, Catch::EndsWith(".jsonl.zst.esdk"));
+  }
+  CHECK_THAT(f.written.out, Catch::Contains("the lake at " + f.url + " now holds " + std::to_string(keys.size()) +
+                                            " objects"));
+  CHECK_THAT(f.written.out, Catch::Contains("verify " + f.url + " --keyring lake-keyring.json"));
+
+  auto verified = run(f.cli + " verify " + f.url + " --keyring " + f.keyring.string());
+  INFO(verified.out);
+  CHECK(verified.status == 0);
+  CHECK_THAT(verified.out, Catch::Contains(std::to_string(keys.size()) + " of " + std::to_string(keys.size()) +
+                                           " objects verified, 20000 records"));
+  for (const auto& k : keys) CHECK_THAT(verified.out, Catch::Contains("ok   " + k.substr(5)));  // below demo/
+
+  auto all = run_command(f.cli + " cat " + f.url + " --keyring " + f.keyring.string());
+  REQUIRE(all.status == 0);
+  CHECK(count_lines(all.out) == 20000);
+  std::vector<std::string> ids;
+  for (std::size_t at = 0; (at = all.out.find("\"event_id\":\"", at)) != std::string::npos;) {
+    at += 12;
+    ids.push_back(all.out.substr(at, 36));
+  }
+  std::sort(ids.begin(), ids.end());
+  CHECK(ids.size() == 20000);
+  CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+
+  SECTION("s3://bucket/KEY names one object, whose records are its partition's") {
+    std::size_t total = 0;
+    for (const auto& k : keys) {
+      auto type = k.substr(k.find("event_type=") + 11);
+      type = type.substr(0, type.find('/'));
+      auto one = run_command(f.cli + " cat 's3://" + f.bucket + "/" + k + "' --keyring " + f.keyring.string());
+      INFO(k);
+      REQUIRE(one.status == 0);
+      std::size_t lines = count_lines(one.out);
+      CHECK(lines > 0);
+      std::size_t matching = 0;
+      for (std::size_t p = 0; (p = one.out.find("\"event_type\":\"" + type + "\"", p)) != std::string::npos; ++p)
+        ++matching;
+      CHECK(matching == lines);
+      total += lines;
+    }
+    CHECK(total == 20000);
+  }
+  SECTION("a url ending in '/' and --prefix name the objects below them") {
+    auto some = run(f.cli + " verify " + f.url + "/ --prefix clickstream/2024/05/01/00/event_type=purchase/ --keyring " +
+                    f.keyring.string());
+    INFO(some.out);
+    CHECK(some.status == 0);
+    CHECK_THAT(some.out, Catch::Contains("1 of 1 objects verified"));
+    CHECK_THAT(some.out, Catch::Contains("event_type=purchase/"));
+  }
+}
+
+TEST_CASE("sluice verify names a damaged S3 object and the check it failed", "[cli][errors][s3]") {
+  S3_SERVER_OR_SKIP(server);
+  s3_lake_fixture f(server);
+  INFO(f.written.out);
+  REQUIRE(f.written.status == 0);
+  auto keys = aws_keys(server, f.bucket, "demo/");
+  REQUIRE(keys.size() >= 2);
+
+  // Replace one object with a copy that has a flipped byte but the same metadata, with the AWS CLI.
+  const std::string& victim = keys[0];
+  auto head = s3_test::aws_json(server, "s3api head-object --bucket " + f.bucket + " --key '" + victim + "'");
+  REQUIRE(head.at("Metadata").as_object().contains("sha256"));
+  auto body = f.dir / "object";
+  auto got = s3_test::aws(server, "s3api get-object --bucket " + f.bucket + " --key '" + victim + "' " + body.string());
+  REQUIRE(got.status == 0);
+  std::string bytes = sluice_test::read_file(body);
+  REQUIRE(bytes.size() > 100);
+  bytes[100] = static_cast<char>(bytes[100] ^ 0x5a);
+  sluice_test::write_file(body, bytes);
+  auto metadata = f.dir / "metadata.json";
+  sluice_test::write_file(metadata, boost::json::serialize(head.at("Metadata")));
+  auto put = s3_test::aws(server, "s3api put-object --bucket " + f.bucket + " --key '" + victim + "' --body " +
+                                      body.string() + " --metadata file://" + metadata.string());
+  REQUIRE(put.status == 0);
+
+  auto r = run(f.cli + " verify " + f.url + " --keyring " + f.keyring.string());
+  INFO(r.out);
+  CHECK(r.status == 1);
+  CHECK_THAT(r.out, Catch::Contains("FAIL " + victim.substr(5)));
+  CHECK_THAT(r.out, Catch::Contains("SHA-256"));
+  CHECK_THAT(r.out, Catch::Contains("s3://" + f.bucket + "/" + victim));
+  CHECK_THAT(r.out, Catch::Contains(std::to_string(keys.size() - 1) + " of " + std::to_string(keys.size()) +
+                                    " objects verified"));
+}
+
+TEST_CASE("sluice names a missing bucket, an empty prefix, missing credentials and a bad age", "[cli][errors][s3]") {
+  S3_SERVER_OR_SKIP(server);
+  const std::string aws = aws_environment(server);
+  const std::string cli = env("SLUICE_CLI");
+  std::string bucket = s3_test::unique_bucket("cli-empty");
+  s3_test::create_bucket(server, bucket);
+
+  auto empty = run(aws + cli + " verify s3://" + bucket + "/nothing-here");
+  CHECK(empty.status == 1);
+  CHECK_THAT(empty.out, Catch::Contains("no objects under s3://" + bucket + "/nothing-here/"));
+
+  std::string missing = s3_test::unique_bucket("cli-missing");
+  auto no_bucket = run(aws + cli + " cat s3://" + missing + "/demo");
+  CHECK(no_bucket.status == 1);
+  CHECK_THAT(no_bucket.out, Catch::Contains(missing));
+  CHECK_THAT(no_bucket.out, Catch::Contains("NoSuchBucket"));
+
+  auto no_keys = run(aws + "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY " + cli + " s3 uploads s3://" + bucket);
+  CHECK(no_keys.status == 1);
+  CHECK_THAT(no_keys.out, Catch::Contains("AWS_ACCESS_KEY_ID"));
+
+  auto bad_url = run(aws + cli + " s3 uploads s3://" + bucket + "/x --older-than soon");
+  CHECK(bad_url.status == 2);
+  CHECK_THAT(bad_url.out, Catch::Contains("--older-than soon"));
+}
+
+TEST_CASE("sluice s3 uploads lists the multipart uploads under a prefix and --abort removes them",
+          "[cli][s3][uploads]") {
+  S3_SERVER_OR_SKIP(server);
+  const std::string aws = aws_environment(server);
+  const std::string cli = aws + env("SLUICE_CLI");
+  std::string bucket = s3_test::unique_bucket("cli-uploads");
+  s3_test::create_bucket(server, bucket);
+  auto start = [&](const std::string& key) {
+    auto r = s3_test::aws_json(server, "s3api create-multipart-upload --bucket " + bucket + " --key " + key);
+    return std::string(r.at("UploadId").as_string());
+  };
+  std::string inside = start("demo/big.bin");
+  std::string outside = start("other/big.bin");
+  REQUIRE(aws_uploads(server, bucket).size() == 2);
+
+  auto listed = run(cli + " s3 uploads s3://" + bucket + "/demo");
+  INFO(listed.out);
+  REQUIRE(listed.status == 0);
+  CHECK_THAT(listed.out, Catch::Contains("demo/big.bin\t" + inside + "\t"));
+  CHECK_THAT(listed.out, !Catch::Contains(outside));
+  CHECK_THAT(listed.out, Catch::Contains("1 of 1 multipart uploads in progress under s3://" + bucket + "/demo/"));
+
+  // Younger than the age given: kept.
+  auto young = run(cli + " s3 uploads s3://" + bucket + "/demo --abort --older-than 3600");
+  INFO(young.out);
+  REQUIRE(young.status == 0);
+  CHECK_THAT(young.out, Catch::Contains("aborted 0 of 1"));
+  CHECK(aws_uploads(server, bucket).size() == 2);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto old = run(cli + " s3 uploads s3://" + bucket + "/demo --abort --older-than 1");
+  INFO(old.out);
+  REQUIRE(old.status == 0);
+  CHECK_THAT(old.out, Catch::Contains("aborted 1 of 1"));
+  CHECK(aws_uploads(server, bucket) == std::vector<std::string>{outside});  // the other prefix's is untouched
+
+  auto all = run(cli + " s3 uploads s3://" + bucket + " --abort");
+  INFO(all.out);
+  REQUIRE(all.status == 0);
+  CHECK_THAT(all.out, Catch::Contains("other/big.bin\t" + outside));
+  CHECK_THAT(all.out, Catch::Contains("aborted 1 of 1"));
+  CHECK(aws_uploads(server, bucket).empty());
+}
+#endif
