@@ -320,7 +320,16 @@ class s3::node {
     return h;
   }
 
-  /// The checksum header of one body (a whole object or one part).
+  /// The checksum header of one body (a whole object or one part); with md5, also the ETag the
+  /// answer must carry when the server computes ETags as MD5s (no SSE-KMS, no SSE-C).
+  void add_checksum(s3_call& c, s3_part* part) const {
+    if (config_.checksum != s3_checksum::md5) return add_checksum(c.headers, c.body, part);
+    using mode = s3_server_side_encryption::mode;
+    auto digest = s3_client::md5(c.body);
+    c.headers.emplace_back("content-md5", crypto::to_base64(digest));
+    if (config_.encryption.kind != mode::kms && config_.encryption.kind != mode::customer)
+      c.expected_etag = crypto::to_hex(digest);
+  }
   void add_checksum(detail::header_list& h, std::string_view body, s3_part* part) const {
     switch (config_.checksum) {
       case s3_checksum::crc32c: {
@@ -439,7 +448,8 @@ class s3::node {
     if (u->upload_id.empty()) {
       c.body = u->o.body;
       c.headers = object_headers(*u);
-      add_checksum(c.headers, c.body, nullptr);
+      c.payload_hash = u->info.sha256;  // the object's SHA-256, computed for its facts already
+      add_checksum(c, nullptr);
       if (use_if_none_match_) {
         c.headers.emplace_back("if-none-match", "*");
         c.accept = [](const detail::http_response& r) { return r.status == 412; };
@@ -451,7 +461,7 @@ class s3::node {
       c.headers = sse_c_headers_;
       u->parts[index].number = static_cast<int>(index + 1);
       u->parts[index].size = c.body.size();
-      add_checksum(c.headers, c.body, &u->parts[index]);
+      add_checksum(c, &u->parts[index]);
     }
     client_.send_async(std::move(c), [this, u, index](s3_result&& r) { request_done(u, index, std::move(r)); });
   }

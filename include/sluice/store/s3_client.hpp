@@ -8,7 +8,10 @@
 #include <sluice/store/detail/s3_http.hpp>
 #include <sluice/store/detail/s3_xml.hpp>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -118,6 +121,11 @@ struct s3_call {
   detail::header_list headers;
   std::string_view body;
   bool send_body = false;
+  /// The hex SHA-256 of `body` when the caller has it already (saves hashing it again).
+  std::string payload_hash;
+  /// The hex MD5 of `body` when the answer's ETag must equal it (PutObject and UploadPart
+  /// without SSE-KMS or SSE-C); a different ETag fails the request.
+  std::string expected_etag;
   /// Also retry this S3 error code (e.g. a 404 NoSuchUpload that a retried Complete can cause
   /// is handled by the caller instead).
   std::function<bool(const detail::http_response&)> accept;
@@ -357,13 +365,16 @@ class s3_client {
     return out;
   }
 
-  /// Base64 of the MD5 of `data`: the Content-MD5 header.
-  static std::string md5_base64(std::string_view data) {
-    unsigned char digest[16];
+  /// The MD5 of `data` (Content-MD5, and the ETag of an object stored whole without SSE-KMS
+  /// or SSE-C).
+  static std::array<std::uint8_t, 16> md5(std::string_view data) {
+    std::array<std::uint8_t, 16> digest{};
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), digest, &len, EVP_md5(), nullptr);
-    return crypto::to_base64(std::span<const std::uint8_t>(digest, len));
+    EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_md5(), nullptr);
+    return digest;
   }
+  /// Base64 of the MD5 of `data`: the Content-MD5 header.
+  static std::string md5_base64(std::string_view data) { return crypto::to_base64(md5(data)); }
 
   /// Percent-encodes as S3 wants: every byte but A-Z a-z 0-9 - . _ ~ (and '/' when `keep_slash`).
   static std::string uri_encode(std::string_view s, bool keep_slash) {
@@ -461,8 +472,8 @@ class s3_client {
     }
     r.headers = c.headers;
     r.headers.push_back({"host", host});
-    if (s->payload_hash.empty())
-      s->payload_hash = crypto::sha256_hex(c.body);  // also the integrity check: S3 verifies it
+    if (s->payload_hash.empty())  // also the integrity check: S3 verifies it
+      s->payload_hash = c.payload_hash.empty() ? crypto::sha256_hex(c.body) : c.payload_hash;
     r.payload_hash = s->payload_hash;
     signer_.sign(r, config_.clock ? config_.clock() : std::chrono::system_clock::now());
     http_.start(std::move(r), [this, s](detail::http_response&& resp) { completed(s, std::move(resp)); }, not_before);
@@ -497,6 +508,16 @@ class s3_client {
         message = detail::xml_text(r.body, "Message");
       }
     }
+    if (ok && !s->call.expected_etag.empty() && r.status == 200) {
+      std::string etag = r.header("etag");
+      std::erase(etag, '"');
+      std::transform(etag.begin(), etag.end(), etag.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      if (etag != s->call.expected_etag) {
+        ok = false;
+        code = "ETagMismatch";
+        message = "the ETag " + etag + " differs from the MD5 " + s->call.expected_etag + " of the bytes sent";
+      }
+    }
     if (!ok && r.transport == CURLE_OK && s->call.accept && s->call.accept(r)) ok = true;
     if (ok) {
       s->done({std::move(r), nullptr, s->attempts});
@@ -510,8 +531,8 @@ class s3_client {
         code = detail::xml_text(r.body, "Code");
         message = detail::xml_text(r.body, "Message");
       }
-      retry = r.status >= 500 || r.status == 429 || r.status == 408 || code == "SlowDown" ||
-              code == "RequestTimeout" || code == "InternalError" || code == "ThrottlingException";
+      retry = code != "ETagMismatch" && (r.status >= 500 || r.status == 429 || r.status == 408 || code == "SlowDown" ||
+              code == "RequestTimeout" || code == "InternalError" || code == "ThrottlingException");
     }
     if (retry && s->attempts < config_.max_attempts) {
       auto cap = std::min<std::int64_t>(config_.max_delay.count(),

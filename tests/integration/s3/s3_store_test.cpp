@@ -387,3 +387,30 @@ TEST_CASE("the bandwidth cap holds the upload rate over all parts", "[s3]") {
   CHECK(seconds >= 2.5);
   CHECK(list_keys(srv, bucket).size() == 1);
 }
+
+TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer's ETag is checked against it", "[s3]") {
+  S3_SERVER_OR_SKIP(srv);
+  std::string bucket = s3_test::unique_bucket("md5");
+  s3_test::create_bucket(srv, bucket);
+  fault_proxy proxy(srv.host, srv.port);
+  proxy.reject_bad_checksums(true);
+  auto payloads = lines(60, 100 * 1024);  // about 6 MiB: two parts, and one small object
+  payloads.insert(payloads.begin(), "{}");
+  auto p = vector_source{.payloads = payloads, .chunk = 59} | format::jsonl{} |
+           store::s3{.url = "s3://" + bucket, .key = "{stream}/", .connection = s3_test::connection(srv, proxy.endpoint()),
+                     .multipart_threshold = 5 << 20, .part_size = 5 << 20, .checksum = store::s3_checksum::md5};
+  p.run();
+  CHECK(p.metrics().snapshot().objects_out == 2);
+  std::size_t checked = 0;
+  for (const auto& e : proxy.log()) {
+    if (e.method != "PUT" || e.target.find(".sluice-conditional-probe") != std::string::npos) continue;
+    CAPTURE(e.target);
+    CHECK(e.checksum_checked);
+    CHECK(e.checksum_ok);
+    ++checked;
+  }
+  CHECK(checked == 3);  // one PutObject and two parts
+  auto keys = list_keys(srv, bucket);
+  REQUIRE(keys.size() == 2);
+  CHECK(get_object(srv, bucket, keys[1]) == joined(payloads, 59, 2));
+}
