@@ -3,6 +3,7 @@
 #include "s3_test_support.hpp"
 
 #include <sluice/store/s3_client.hpp>
+#include <sluice_test/fault_proxy.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -129,4 +130,21 @@ TEST_CASE("credentials, region and endpoint come from the standard AWS environme
   } catch (const config_error& e) {
     CHECK(std::string(e.what()).find("AWS_ACCESS_KEY_ID") != std::string::npos);
   }
+}
+
+TEST_CASE("a truncated or reset answer to a GET is read again, whole", "[s3]") {
+  S3_SERVER_OR_SKIP(srv);
+  std::string bucket = s3_test::unique_bucket("truncated");
+  s3_test::create_bucket(srv, bucket);
+  sluice_test::fault_proxy proxy(srv.host, srv.port);
+  store::s3_client client(s3_test::connection(srv, proxy.endpoint()));
+  std::string body(300'000, 'b');
+  for (std::size_t i = 0; i < body.size(); i += 7) body[i] = static_cast<char>('a' + i % 26);
+  client.send({.method = "PUT", .bucket = bucket, .key = "t", .body = body, .send_body = true});
+  proxy.add_rule({.method = "GET", .path_contains = "/t", .times = 1,
+                  .action = sluice_test::fault::truncate_response_body, .after_bytes = 1000});
+  proxy.add_rule({.method = "GET", .path_contains = "/t", .times = 1, .action = sluice_test::fault::reset_before_response});
+  CHECK(client.get_object(bucket, "t") == body);
+  CHECK(proxy.count("GET", "/t") == 3);
+  CHECK(client.retries() == 2);
 }

@@ -336,7 +336,7 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
     auto p = vector_source{.payloads = payloads} | format::jsonl{} |
              store::s3{.url = "s3://" + bucket + "/kms", .key = "{stream}/", .connection = s3_test::connection(srv),
                        .encryption = {.kind = mode::kms, .kms_key_id = srv.kms_key_id},
-                       .tags = {{"team", "data"}, {"tier", "raw zone"}}, .acl = "private"};
+                       .tags = {{"team", "data"}, {"tier", "raw zone"}}, .acl = "public-read"};
     p.run();
     auto keys = list_keys(srv, bucket, "kms/");
     REQUIRE(keys.size() == 1);
@@ -349,6 +349,13 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
     for (const auto& t : tags.at("TagSet").as_array())
       got[std::string(t.at("Key").as_string())] = std::string(t.at("Value").as_string());
     CHECK(got == std::map<std::string, std::string>{{"team", "data"}, {"tier", "raw zone"}});
+    auto acl = s3_test::aws_json(srv, "s3api get-object-acl --bucket " + bucket + " --key '" + keys[0] + "'");
+    bool public_read = false;
+    for (const auto& g : acl.at("Grants").as_array())
+      if (g.at("Permission") == "READ" && g.at("Grantee").as_object().contains("URI") &&
+          std::string_view(g.at("Grantee").at("URI").as_string()).ends_with("/AllUsers"))
+        public_read = true;
+    CHECK(public_read);
   } else {
     WARN("SLUICE_S3_KMS_KEY_ID unset: SSE-KMS not checked");
   }
@@ -413,4 +420,34 @@ TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer'
   auto keys = list_keys(srv, bucket);
   REQUIRE(keys.size() == 2);
   CHECK(get_object(srv, bucket, keys[1]) == joined(payloads, 59, 2));
+}
+
+TEST_CASE("on a server that ignores If-None-Match the store says so and checks keys with HEAD, so a replay adds no version",
+          "[s3]") {
+  S3_SERVER_OR_SKIP(srv);
+  // radosgw 16 ignores If-None-Match on versioned buckets: a real server without conditional writes.
+  std::string bucket = s3_test::unique_bucket("versioned");
+  s3_test::create_bucket(srv, bucket);
+  REQUIRE(s3_test::aws(srv, "s3api put-bucket-versioning --bucket " + bucket +
+                                " --versioning-configuration Status=Enabled").status == 0);
+  auto payloads = lines(300);
+  std::vector<std::string> logs;
+  for (int run = 0; run < 2; ++run) {
+    auto p = vector_source{.payloads = payloads, .chunk = 100} | format::jsonl{} |
+             store::s3{.url = "s3://" + bucket, .key = "{stream}/", .connection = s3_test::connection(srv)};
+    p.options.on_log = [&](std::string_view stage, std::string_view message) {
+      logs.push_back(std::string(stage) + ": " + std::string(message));
+    };
+    p.run();
+    CHECK(p.metrics().snapshot().objects_out == 3);
+  }
+  REQUIRE(logs.size() == 2);  // once per start-up
+  CHECK(logs[0].find("store::s3: ") == 0);
+  CHECK(logs[0].find("ignores `If-None-Match: *`") != std::string::npos);
+  CHECK(logs[0].find("HEAD") != std::string::npos);
+  auto versions = s3_test::aws_json(srv, "s3api list-object-versions --bucket " + bucket);
+  std::size_t objects = 0;
+  for (const auto& v : versions.at("Versions").as_array())
+    if (std::string_view(v.at("Key").as_string()).find(".sluice-conditional-probe") == std::string_view::npos) ++objects;
+  CHECK(objects == 3);  // one version per key after two runs
 }
