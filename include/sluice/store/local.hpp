@@ -271,6 +271,9 @@ class local_reader {
 
   [[nodiscard]] const std::filesystem::path& root() const noexcept { return root_; }
 
+  /// Where `key` is, for messages: the object's file path.
+  [[nodiscard]] std::string location(std::string_view key) const { return (root_ / std::string(key)).string(); }
+
   /// Keys of complete objects whose key starts with `prefix`, sorted.
   [[nodiscard]] std::vector<std::string> list(std::string_view prefix, error_code& ec) const {
     ec = {};
@@ -322,7 +325,7 @@ class local_reader {
     error_code ec;
     stored_object o = read(key, ec, why);
     if (ec) return ec;
-    return verify_checksums(o, "object " + (root_ / std::string(key)).string(), why);
+    return verify_checksums(o, "object " + location(key), why);
   }
 
  private:

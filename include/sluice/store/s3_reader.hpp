@@ -30,6 +30,11 @@ class s3_reader {
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
   [[nodiscard]] s3_client& client() const noexcept { return *client_; }
 
+  /// Where `key` is, for messages: `s3://bucket/prefix/key`.
+  [[nodiscard]] std::string location(std::string_view key) const {
+    return "s3://" + where_.bucket + "/" + where_.prefix + std::string(key);
+  }
+
   /// Keys of the objects whose key starts with `prefix` (below the url's prefix), sorted.
   [[nodiscard]] std::vector<std::string> list(std::string_view prefix = {}) const {
     std::vector<std::string> keys;
@@ -60,13 +65,10 @@ class s3_reader {
     error_code ec;
     stored_object o = read(key, ec, why);
     if (ec) return ec;
-    return verify_checksums(o, "object " + url_for(key), why);
+    return verify_checksums(o, "object " + location(key), why);
   }
 
  private:
-  [[nodiscard]] std::string url_for(std::string_view key) const {
-    return "s3://" + where_.bucket + "/" + where_.prefix + std::string(key);
-  }
 
   stored_object read(std::string_view key, error_code& ec, std::string& why) const {
     stored_object out;
@@ -86,12 +88,12 @@ class s3_reader {
       if (name.starts_with("x-amz-meta-")) metadata[name.substr(11)] = value;
     std::string reason;
     if ((ec = parse_metadata(metadata, full, out.info, reason))) {
-      why = "object " + url_for(key) + ": " + reason;
+      why = "object " + location(key) + ": " + reason;
       return out;
     }
     if (out.info.size != out.body.size()) {
       ec = make_error_code(errc::corrupt_object);
-      why = "object " + url_for(key) + " has " + std::to_string(out.body.size()) + " bytes but its metadata says " +
+      why = "object " + location(key) + " has " + std::to_string(out.body.size()) + " bytes but its metadata says " +
             std::to_string(out.info.size);
     }
     return out;
