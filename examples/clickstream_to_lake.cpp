@@ -23,7 +23,7 @@
 #include <sluice/crypto/envelope.hpp>
 #include <sluice/crypto/keyring.hpp>
 #include <sluice/store/local.hpp>
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
 #include <sluice/store/s3.hpp>
 #include <sluice/store/s3_reader.hpp>
 #endif
@@ -61,7 +61,7 @@ int main(int argc, char** argv) try {
   const std::filesystem::path keyring_file =
       option(argc, argv, "--keyring", in_s3 ? "lake-keyring.json" : lake + "-keyring.json");
   const auto workers = std::stoul(option(argc, argv, "--workers", "2"));
-#if !SLUICE_EXAMPLES_HAVE_S3
+#ifndef SLUICE_HAS_S3
   if (in_s3) throw std::runtime_error("--lake " + lake + ": this build has no S3 support (libcurl was not found)");
 #endif
 
@@ -88,7 +88,7 @@ int main(int argc, char** argv) try {
   auto start = std::chrono::steady_clock::now();
   metrics_snapshot m;
   std::vector<std::string> written;
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
   if (in_s3) {
     // Empty connection settings: everything comes from the standard AWS environment.
     m = land(store::s3{.url = lake, .key = key});

@@ -7,7 +7,7 @@
 #include <sluice/crypto/envelope.hpp>
 #include <sluice/crypto/keyring.hpp>
 #include <sluice/store/local.hpp>
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
 #include <sluice/store/s3_reader.hpp>
 #endif
 
@@ -45,7 +45,7 @@ inline selection<sluice::store::local_reader> select_local(const std::string& pa
   return {std::move(reader), std::move(keys)};
 }
 
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
 /// `s3://bucket/prefix`: the objects under the prefix; `s3://bucket/prefix/KEY`: that one object
 /// when an object has exactly that key (found with HeadObject). A url ending in '/' is always a
 /// prefix. Connection settings come from the standard AWS environment. S3 has no folders, so a
@@ -73,7 +73,7 @@ inline selection<sluice::store::s3_reader> select_s3(const std::string& url, con
 template <class F>
 auto with_lake(const std::string& where, const std::string& prefix, F&& f) {
   if (where.starts_with("s3://")) {
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
     auto s = select_s3(where, prefix);
     return f(s);
 #else

@@ -28,7 +28,7 @@
 // Exit status: 0 on success, 1 when an object fails (or a request or an abort fails), 2 on a
 // usage error.
 #include "lake.hpp"
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
 #include <sluice/store/detail/civil_time.hpp>  // parse_rfc3339, for the times S3 reports
 #include <sluice/store/s3_client.hpp>
 #endif
@@ -182,7 +182,7 @@ int verify(const arguments& a) {
 int s3(const arguments& a) {
   if (a.positional.size() != 3 || a.positional[1] != "uploads") return usage();
   const std::string& url = a.positional[2];
-#if SLUICE_EXAMPLES_HAVE_S3
+#ifdef SLUICE_HAS_S3
   auto where = sluice::store::s3_location::parse(url, "sluice s3 uploads");
   sluice::store::s3_client client(sluice::store::s3_connection{});
   const std::string location = "s3://" + where.bucket + "/" + where.prefix;

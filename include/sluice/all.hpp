@@ -17,3 +17,12 @@
 #include <sluice/format/transform/partition_by.hpp>
 #include <sluice/format/transform/validate.hpp>
 #include <sluice/store/local.hpp>
+// Components with a dependency not every machine has: present when their target is linked.
+#ifdef SLUICE_HAS_AWS
+#include <sluice/aws/credentials.hpp>
+#include <sluice/aws/sigv4.hpp>
+#endif
+#ifdef SLUICE_HAS_S3
+#include <sluice/store/s3.hpp>
+#include <sluice/store/s3_reader.hpp>
+#endif

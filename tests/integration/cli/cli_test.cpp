@@ -7,7 +7,7 @@
 #include <sluice/crypto/keyring.hpp>
 
 #include <sluice_test/support.hpp>
-#if SLUICE_CLI_TESTS_HAVE_S3
+#ifdef SLUICE_HAS_S3
 #include "../s3/s3_test_support.hpp"
 #endif
 
@@ -205,7 +205,7 @@ TEST_CASE("the sluice command rejects bad usage with a message", "[cli][errors]"
   CHECK_THAT(missing.out, Catch::Contains("/nonexistent/lake"));
 }
 
-#if SLUICE_CLI_TESTS_HAVE_S3
+#ifdef SLUICE_HAS_S3
 namespace {
 
 /// The standard AWS environment a user sets, pointing the programs at the test server: keys in
