@@ -265,7 +265,7 @@ struct local {
 ///   store::local_reader lake{"./lake"};
 ///   for (const auto& key : lake.list("clicks/2024/")) std::cout << lake.read(key).body;
 /// @endcode
-class local_reader {
+class local_reader : public basic_reader<local_reader> {
  public:
   explicit local_reader(std::filesystem::path root) : root_(std::move(root)) {}
 
@@ -302,34 +302,11 @@ class local_reader {
     return keys;
   }
 
-  /// The bytes of `key` and its sidecar; checks the stored size against the sidecar.
-  [[nodiscard]] stored_object read(std::string_view key, error_code& ec) const {
-    std::string why;
-    return read(key, ec, why);
-  }
-  [[nodiscard]] stored_object read(std::string_view key) const {
-    error_code ec;
-    std::string why;
-    auto o = read(key, ec, why);
-    throw_if(ec, "store::local_reader: " + why);
-    return o;
-  }
-
-  /// Reads `key` and checks its size, SHA-256 and CRC32C against the sidecar.
-  [[nodiscard]] error_code verify(std::string_view key) const {
-    std::string why;
-    return verify(key, why);
-  }
-  /// Same, with `why` naming the file and the check that failed.
-  [[nodiscard]] error_code verify(std::string_view key, std::string& why) const {
-    error_code ec;
-    stored_object o = read(key, ec, why);
-    if (ec) return ec;
-    return verify_checksums(o, "object " + location(key), why);
-  }
-
  private:
-  stored_object read(std::string_view key, error_code& ec, std::string& why) const {
+  friend class basic_reader<local_reader>;
+  static constexpr std::string_view reader_name = "store::local_reader";
+
+  stored_object read_object(std::string_view key, error_code& ec, std::string& why) const {
     stored_object out;
     ec = {};
     if (!detail::safe_key(key)) {

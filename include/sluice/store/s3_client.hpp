@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <random>
@@ -126,8 +127,10 @@ struct s3_call {
   /// The hex MD5 of `body` when the answer's ETag must equal it (PutObject and UploadPart
   /// without SSE-KMS or SSE-C); a different ETag fails the request.
   std::string expected_etag;
-  /// Also retry this S3 error code (e.g. a 404 NoSuchUpload that a retried Complete can cause
-  /// is handled by the caller instead).
+  /// The answer may be 200 and still carry an <Error> (CompleteMultipartUpload, CopyObject).
+  bool error_in_ok_answer = false;
+  /// Answers the caller takes as success although they are not 2xx (a 404 to a HEAD, a 412 to
+  /// `If-None-Match: *`); they are neither retried nor turned into an s3_error.
   std::function<bool(const detail::http_response&)> accept;
 };
 
@@ -223,11 +226,10 @@ class s3_client {
       std::string body = send(std::move(call)).body;
       detail::xml_reader doc(body);
       while (auto contents = doc.next("Contents")) {
-        detail::xml_reader entry(*contents);
         s3_listed_object o;
-        o.key = entry.text("Key");
-        o.last_modified = detail::xml_reader(*contents).text("LastModified");
-        o.etag = detail::xml_reader(*contents).text("ETag");
+        o.key = detail::xml_text(*contents, "Key");
+        o.last_modified = detail::xml_text(*contents, "LastModified");
+        o.etag = detail::xml_text(*contents, "ETag");
         o.size = std::stoull(detail::xml_reader(*contents).text("Size", "0"));
         out.push_back(std::move(o));
       }
@@ -254,12 +256,11 @@ class s3_client {
       std::string body = send(std::move(call)).body;
       detail::xml_reader doc(body);
       if (auto failed = doc.next("Error")) {
-        detail::xml_reader e(*failed);
-        std::string key = e.text("Key");
-        std::string code = detail::xml_reader(*failed).text("Code");
+        std::string key = detail::xml_text(*failed, "Key");
+        std::string code = detail::xml_text(*failed, "Code");
         throw s3_error(make_error_code(errc::store_refused),
                        "s3: DeleteObjects " + bucket + "/" + key + ": " + code + ": " +
-                           detail::xml_reader(*failed).text("Message"),
+                           detail::xml_text(*failed, "Message"),
                        code, 200);
       }
     }
@@ -276,33 +277,43 @@ class s3_client {
     return id;
   }
 
-  /// The body of CompleteMultipartUpload: `parts` in order, with their checksums when
-  /// `algorithm` (CRC32C, SHA256) was named at CreateMultipartUpload.
-  static std::string complete_body(const std::vector<s3_part>& parts, const std::string& algorithm) {
-    std::string xml = "<CompleteMultipartUpload>";
+  /// CompleteMultipartUpload with `parts` in order, with their checksums when
+  /// `checksum_algorithm` (CRC32C, SHA256) was named at CreateMultipartUpload; `done` gets the
+  /// outcome. A 200 answer that carries an <Error> (S3 may fail after sending the status) is a
+  /// failure too.
+  void complete_multipart_upload_async(const std::string& bucket, const std::string& key,
+                                       const std::string& upload_id, const std::vector<s3_part>& parts,
+                                       const std::string& checksum_algorithm, detail::header_list headers,
+                                       std::function<void(s3_result&&)> done) {
+    auto xml = std::make_shared<std::string>("<CompleteMultipartUpload>");
     for (const auto& p : parts) {
-      xml += "<Part><PartNumber>" + std::to_string(p.number) + "</PartNumber><ETag>";
-      detail::xml_escape(xml, p.etag);
-      xml += "</ETag>";
-      if (!algorithm.empty() && !p.checksum.empty())
-        xml += "<Checksum" + algorithm + ">" + p.checksum + "</Checksum" + algorithm + ">";
-      xml += "</Part>";
+      *xml += "<Part><PartNumber>" + std::to_string(p.number) + "</PartNumber><ETag>";
+      detail::xml_escape(*xml, p.etag);
+      *xml += "</ETag>";
+      if (!checksum_algorithm.empty() && !p.checksum.empty())
+        *xml += "<Checksum" + checksum_algorithm + ">" + p.checksum + "</Checksum" + checksum_algorithm + ">";
+      *xml += "</Part>";
     }
-    return xml + "</CompleteMultipartUpload>";
+    *xml += "</CompleteMultipartUpload>";
+    headers.emplace_back("content-type", "application/xml");
+    s3_call call{.method = "POST", .bucket = bucket, .key = key, .query = {{"uploadId", upload_id}},
+                 .headers = std::move(headers), .body = *xml, .send_body = true, .error_in_ok_answer = true};
+    // The completion keeps the body alive until the last attempt is answered.
+    send_async(std::move(call), [xml, done = std::move(done)](s3_result&& r) { done(std::move(r)); });
   }
-
-  /// CompleteMultipartUpload with `parts` in order; returns the object's ETag (may be empty). A 200 answer
-  /// that carries an <Error> (S3 may fail after sending the status) is an error too.
+  /// The same, waiting; returns the object's ETag (radosgw 16 answers an empty one for parts
+  /// listed by ListParts).
   std::string complete_multipart_upload(const std::string& bucket, const std::string& key,
                                         const std::string& upload_id, const std::vector<s3_part>& parts,
                                         const std::string& checksum_algorithm = {},
                                         detail::header_list headers = {}) {
-    std::string xml = complete_body(parts, checksum_algorithm);
-    headers.emplace_back("content-type", "application/xml");
-    s3_call call{.method = "POST", .bucket = bucket, .key = key, .query = {{"uploadId", upload_id}},
-                 .headers = std::move(headers), .body = xml, .send_body = true};
-    // (radosgw 16 answers a Complete of parts listed by ListParts with an empty ETag.)
-    return detail::xml_text(send(std::move(call)).body, "ETag");
+    std::promise<s3_result> promise;
+    auto future = promise.get_future();
+    complete_multipart_upload_async(bucket, key, upload_id, parts, checksum_algorithm, std::move(headers),
+                                    [&](s3_result&& r) { promise.set_value(std::move(r)); });
+    s3_result r = future.get();
+    if (r.failure) std::rethrow_exception(r.failure);
+    return detail::xml_text(r.response.body, "ETag");
   }
 
   /// AbortMultipartUpload; an upload that no longer exists counts as aborted.
@@ -327,7 +338,7 @@ class s3_client {
       while (auto part = doc.next("Part")) {
         s3_part p;
         p.number = std::stoi(detail::xml_reader(*part).text("PartNumber", "0"));
-        p.etag = detail::xml_reader(*part).text("ETag");
+        p.etag = detail::xml_text(*part, "ETag");
         p.size = std::stoull(detail::xml_reader(*part).text("Size", "0"));
         parts.push_back(std::move(p));
       }
@@ -352,9 +363,9 @@ class s3_client {
       detail::xml_reader doc(body);
       while (auto upload = doc.next("Upload")) {
         s3_upload u;
-        u.key = detail::xml_reader(*upload).text("Key");
-        u.upload_id = detail::xml_reader(*upload).text("UploadId");
-        u.initiated = detail::xml_reader(*upload).text("Initiated");
+        u.key = detail::xml_text(*upload, "Key");
+        u.upload_id = detail::xml_text(*upload, "UploadId");
+        u.initiated = detail::xml_text(*upload, "Initiated");
         out.push_back(std::move(u));
       }
       if (detail::xml_text(body, "IsTruncated") != "true") break;
@@ -500,13 +511,10 @@ class s3_client {
   void completed(const std::shared_ptr<attempt_state>& s, detail::http_response&& r) {
     bool ok = r.transport == CURLE_OK && r.status >= 200 && r.status < 300;
     std::string code, message;
-    if (ok && s->call.method == "POST" && s->call.query.size() == 1 && s->call.query[0].first == "uploadId") {
-      // CompleteMultipartUpload can answer 200 and then report an error in the body.
-      if (r.body.find("<Error>") != std::string::npos) {
-        ok = false;
-        code = detail::xml_text(r.body, "Code");
-        message = detail::xml_text(r.body, "Message");
-      }
+    if (ok && s->call.error_in_ok_answer && r.body.find("<Error>") != std::string::npos) {
+      ok = false;
+      code = detail::xml_text(r.body, "Code");
+      message = detail::xml_text(r.body, "Message");
     }
     if (ok && !s->call.expected_etag.empty() && r.status == 200) {
       std::string etag = r.header("etag");

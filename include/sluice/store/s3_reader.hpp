@@ -20,7 +20,7 @@ namespace sluice::store {
 /// Keys are relative to the url's prefix, as local_reader's are relative to its root.
 /// Errors: as local_reader's; request failures are s3_error naming bucket, key and code.
 /// Thread safety: const members may be called from several threads.
-class s3_reader {
+class s3_reader : public basic_reader<s3_reader> {
  public:
   explicit s3_reader(std::string url, s3_connection connection = {},
                      const aws::environment_lookup& env = aws::process_environment)
@@ -43,34 +43,11 @@ class s3_reader {
     return keys;
   }
 
-  /// The bytes of `key` and its facts; checks the size against them.
-  [[nodiscard]] stored_object read(std::string_view key, error_code& ec) const {
-    std::string why;
-    return read(key, ec, why);
-  }
-  [[nodiscard]] stored_object read(std::string_view key) const {
-    error_code ec;
-    std::string why;
-    auto o = read(key, ec, why);
-    throw_if(ec, "store::s3_reader: " + why);
-    return o;
-  }
-
-  /// Reads `key` and checks its size, SHA-256 and CRC32C against its metadata.
-  [[nodiscard]] error_code verify(std::string_view key) const {
-    std::string why;
-    return verify(key, why);
-  }
-  [[nodiscard]] error_code verify(std::string_view key, std::string& why) const {
-    error_code ec;
-    stored_object o = read(key, ec, why);
-    if (ec) return ec;
-    return verify_checksums(o, "object " + location(key), why);
-  }
-
  private:
+  friend class basic_reader<s3_reader>;
+  static constexpr std::string_view reader_name = "store::s3_reader";
 
-  stored_object read(std::string_view key, error_code& ec, std::string& why) const {
+  stored_object read_object(std::string_view key, error_code& ec, std::string& why) const {
     stored_object out;
     ec = {};
     std::string full = where_.prefix + std::string(key);

@@ -233,6 +233,43 @@ inline error_code verify_checksums(const stored_object& o, const std::string& na
   return {};
 }
 
+/// The reading members every store reader shares (local_reader, s3_reader): the error_code and
+/// throwing forms of read(), and verify(). `Reader` provides `read_object(key, ec, why)`, which
+/// reads bytes and facts and checks the size, `location(key)` for messages, and `reader_name`.
+template <class Reader>
+class basic_reader {
+ public:
+  /// The bytes of `key` and its facts; checks the stored size against them.
+  [[nodiscard]] stored_object read(std::string_view key, error_code& ec) const {
+    std::string why;
+    return self().read_object(key, ec, why);
+  }
+  /// Throwing twin: the message names the object and what was wrong.
+  [[nodiscard]] stored_object read(std::string_view key) const {
+    error_code ec;
+    std::string why;
+    auto o = self().read_object(key, ec, why);
+    throw_if(ec, std::string(Reader::reader_name) + ": " + why);
+    return o;
+  }
+
+  /// Reads `key` and checks its size, SHA-256 and CRC32C against its facts.
+  [[nodiscard]] error_code verify(std::string_view key) const {
+    std::string why;
+    return verify(key, why);
+  }
+  /// Same, with `why` naming the object and the check that failed.
+  [[nodiscard]] error_code verify(std::string_view key, std::string& why) const {
+    error_code ec;
+    stored_object o = self().read_object(key, ec, why);
+    if (ec) return ec;
+    return verify_checksums(o, "object " + self().location(key), why);
+  }
+
+ private:
+  const Reader& self() const { return static_cast<const Reader&>(*this); }
+};
+
 namespace detail {
 /// Sidecar fields whose values are JSON (arrays, objects) and numbers: how a metadata header
 /// value turns back into the sidecar's JSON.

@@ -148,3 +148,24 @@ TEST_CASE("a truncated or reset answer to a GET is read again, whole", "[s3]") {
   CHECK(proxy.count("GET", "/t") == 3);
   CHECK(client.retries() == 2);
 }
+
+TEST_CASE("an answer whose ETag is not the MD5 of the bytes sent fails the request, not retried", "[s3]") {
+  S3_SERVER_OR_SKIP(srv);
+  std::string bucket = s3_test::unique_bucket("etag");
+  s3_test::create_bucket(srv, bucket);
+  store::s3_client client(s3_test::connection(srv));
+  std::string body = "checked by its ETag";
+  std::string md5 = crypto::to_hex(store::s3_client::md5(body));
+  client.send({.method = "PUT", .bucket = bucket, .key = "right", .body = body, .send_body = true,
+               .expected_etag = md5});
+  try {
+    client.send({.method = "PUT", .bucket = bucket, .key = "wrong", .body = body, .send_body = true,
+                 .expected_etag = std::string(32, '0')});
+    FAIL("expected an ETag mismatch");
+  } catch (const store::s3_error& e) {
+    CHECK(e.server_code() == "ETagMismatch");
+    CHECK(std::string(e.what()).find(md5) != std::string::npos);
+    CHECK(std::string(e.what()).find("attempts") == std::string::npos);  // one attempt only
+  }
+  CHECK(client.retries() == 0);
+}

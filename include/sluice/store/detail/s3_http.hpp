@@ -13,7 +13,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -77,9 +76,8 @@ struct http_options {
 
 /// Runs HTTP exchanges on its own thread with libcurl's multi interface.
 ///
-/// Thread safety: start() and perform() may be called from any thread, except that perform()
-/// must not be called from a completion (it would wait for itself). Completions run on the
-/// engine's thread, one at a time, and must not block.
+/// Thread safety: start() may be called from any thread, completions included. Completions run
+/// on the engine's thread, one at a time, and must not block.
 class http_engine {
  public:
   using completion = std::function<void(http_response&&)>;
@@ -123,16 +121,6 @@ class http_engine {
     }
     curl_multi_wakeup(multi_);
   }
-
-  /// Sends `request` and waits for its response.
-  http_response perform(http_request request) {
-    std::promise<http_response> promise;
-    auto future = promise.get_future();
-    start(std::move(request), [&promise](http_response&& r) { promise.set_value(std::move(r)); });
-    return future.get();
-  }
-
-  [[nodiscard]] const http_options& options() const noexcept { return options_; }
 
  private:
   struct pending {

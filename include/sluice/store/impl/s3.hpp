@@ -24,7 +24,6 @@ class s3::node {
   node(run_context& ctx, const s3& config)
       : ctx_(ctx), config_(config), where_(s3_location::parse(config.url, "store::s3.url")),
         key_(key_template::parse(config.key, "store::s3.key")), client_(config.connection) {
-    // (client_ is declared last but initialised from config only, so the order is harmless.)
     budget_ = std::max<std::uint64_t>(std::uint64_t{config.part_size} * config.concurrency, config.part_size);
     build_common_headers();
     check_bucket();
@@ -337,21 +336,17 @@ class s3::node {
   }
 
   void complete(const std::shared_ptr<upload>& u) {
-    std::string xml = s3_client::complete_body(u->parts, checksum_algorithm());
-    s3_call c{.method = "POST", .bucket = where_.bucket, .key = u->key, .query = {{"uploadId", u->upload_id}},
-              .headers = sse_c_headers_, .send_body = true};
-    c.headers.emplace_back("content-type", "application/xml");
-    if (use_if_none_match_) c.headers.emplace_back("if-none-match", "*");
-    auto body = std::make_shared<std::string>(std::move(xml));
-    c.body = *body;
-    client_.send_async(std::move(c), [this, u, body](s3_result&& r) {
-      if (r.failure) {
-        fail(u, r.failure);
-        return;
-      }
-      if (resume_) resume_->end(u->key);
-      finish(u, true);
-    });
+    detail::header_list h = sse_c_headers_;
+    if (use_if_none_match_) h.emplace_back("if-none-match", "*");
+    client_.complete_multipart_upload_async(where_.bucket, u->key, u->upload_id, u->parts, checksum_algorithm(),
+                                            std::move(h), [this, u](s3_result&& r) {
+                                              if (r.failure) {
+                                                fail(u, r.failure);
+                                                return;
+                                              }
+                                              if (resume_) resume_->end(u->key);
+                                              finish(u, true);
+                                            });
   }
 
   /// A request failed for good: the upload is aborted (a clean failure leaves no parts behind)
@@ -438,7 +433,6 @@ class s3::node {
       client_.complete_multipart_upload(where_.bucket, st.key, st.upload_id, parts, checksum_algorithm(),
                                         sse_c_headers_);
       resume_->end(st.key);
-      resumed_parts_reused_ += reused;
       ctx_.log("store::s3", "resumed the multipart upload of " + where(st.key) + ": " + std::to_string(reused) +
                                 " of " + std::to_string(count) + " parts were stored already");
     }
@@ -455,7 +449,6 @@ class s3::node {
   bool head_first_ = false;
   std::unique_ptr<detail::s3_resume_store> resume_;
   std::atomic<std::uint64_t> skipped_existing_{0};
-  std::uint64_t resumed_parts_reused_ = 0;
 
   std::mutex mutex_;
   std::condition_variable room_, idle_;
