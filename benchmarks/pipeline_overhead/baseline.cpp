@@ -51,11 +51,10 @@ result run_baseline(const config& c) {
     std::size_t frame_size = ZSTD_compress2(cctx.get(), frame.get(), frame_capacity, body.get(), body_size);
     if (ZSTD_isError(frame_size)) throw std::runtime_error(ZSTD_getErrorName(frame_size));
 
-    // The context envelope sets: stream, the first record's partition, the record count.
+    // The context envelope sets: stream and the first record's partition.
     options.context.clear();
     options.context["sluice:stream"] = "default";
     options.context["sluice:partition"] = gen.partition(first);
-    options.context["sluice:records"] = std::to_string(n);
     encryptor.encrypt(*c.keys, std::string_view(frame.get(), frame_size), message, options);
 
     r.input_bytes += body_size;

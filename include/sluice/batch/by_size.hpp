@@ -56,16 +56,34 @@ struct string_hash {
 /// a size, a record count or an age: the batcher in front of a format stage.
 ///
 /// Records are grouped by their partition keys (record_ref::partition; the empty partition is
-/// a partition too). A partition's batch is emitted, with record_batch::partition() set and
-/// opened_at() the arrival of its first record:
+/// a partition too). Each partition has at most one open object. The object ends, and its
+/// batch is emitted with record_batch::partition() set and opened_at() the arrival of its first
+/// record:
 /// - before a record would take it past `max_bytes` of payload (a single record larger than
 ///   `max_bytes` is emitted alone), or when it reaches `max_records` records (0: no limit);
 /// - on tick() once it is `max_age` old (0: at the end of every push);
-/// - on flush() (drain), every open batch, oldest first;
+/// - on flush() (drain), every open object, oldest first;
 /// - when more than `max_partitions` partitions would be open and the policy is
 ///   partition_overflow::flush_lru: the least recently used one;
-/// - when the open batches together take more than `max_buffered_bytes`: one of the largest
-///   (within a factor of two of the largest), until they fit again.
+/// - without streaming, when the open batches together take more than `max_buffered_bytes`:
+///   one of the largest (within a factor of two of the largest), until they fit again.
+///
+/// Streaming (`piece_bytes` > 0): an open object is handed on in pieces while it is still
+/// open (record_batch::piece(), see object_piece), so an object of up to `max_bytes` never sits
+/// here whole. A piece is handed on when the partition's pending records reach `piece_bytes`
+/// of payload; the object still ends by the rules above, counted over the whole object
+/// (`max_bytes` over the payload of all its pieces, `max_records` over all its records,
+/// `max_age` from its first record). The object's last piece carries the records still
+/// pending; it may hold no record at all, when they were just handed on, and is handed on all
+/// the same because it ends the object. An object that ends before any piece was handed on is
+/// emitted whole, exactly as without streaming. Pieces of one object share an object_id from
+/// run_context::next_object_id(), unique across the workers of the run, and carry the
+/// object's partition() and opened_at(). When the pending records of all partitions take more
+/// than `max_buffered_bytes`, one of the largest is handed on as a piece that does not end its
+/// object, until they fit again.
+/// The stages after a streaming batcher must take pieces: the formats, codecs, crypto::envelope
+/// and the stores do. A buffer::queue with more than one worker reorders pieces across its
+/// workers, so it goes before the batcher, never after it.
 ///
 /// Records keep their order within a partition. The size limits follow Firehose's buffering
 /// hints: validate() requires `max_bytes` of 1 MiB..128 MiB and `max_age` of 0..900 s.
@@ -77,9 +95,16 @@ struct string_hash {
 /// Allocation: the partition lookup is a hash map searched with the record's string_view (the
 /// previous record's partition is checked first); records are copied into batches that are
 /// reused after the next stage has taken them (record_batch::clear keeps the capacity) and map
-/// nodes are recycled, so a steady stream allocates nothing per record.
+/// nodes are recycled, so a steady stream allocates nothing per record. A partition whose
+/// records were handed on as a piece takes a reused batch when its next record arrives.
 /// Memory: at most `max_buffered_bytes` (payload + partition + 64 bytes per record, and the
 /// capacity kept by reused batches), plus one record, whatever the number of partitions.
+/// Without streaming that is the open batches, so `max_buffered_bytes` >= `max_bytes`; with
+/// streaming it is the pending records only, so it may be far below `max_bytes` x partitions
+/// (it must be >= `piece_bytes`): with `piece_bytes` = 1 MiB, 1,000 partitions and `max_bytes`
+/// = 128 MiB, the batcher still holds at most `max_buffered_bytes`. (A streaming partition
+/// takes no reused batch of more than about twice its share of `max_buffered_bytes`, so the
+/// capacity reused batches bring stays in proportion too.)
 ///
 /// Thread safety: a node is used by one thread at a time (the pipeline's contract).
 ///
@@ -91,6 +116,10 @@ struct string_hash {
 ///                           .on_partition_overflow = batch::partition_overflow::flush_lru}
 ///          | format::jsonl{}
 ///          | store::local{.root = "./lake"};
+///   // Streaming: 128 MiB objects from 1,000 partitions in 64 MiB of memory.
+///   auto q = connector::files{.root = "/data/in"}
+///          | batch::by_size{.max_bytes = 128_MiB, .max_buffered_bytes = 64_MiB, .piece_bytes = 1_MiB}
+///          | format::jsonl{} | codec::zstd{} | store::local{.root = "./lake"};
 /// @endcode
 struct by_size {
   using stage_concept = stage_tag;
@@ -108,8 +137,15 @@ struct by_size {
   std::size_t max_partitions = 1000;
   /// What a record of a new partition does past `max_partitions`.
   partition_overflow on_partition_overflow = partition_overflow::reject;
-  /// Memory bound over every open batch (>= max_bytes).
+  /// Memory bound over every open batch (>= max_bytes); when streaming, over the pending
+  /// records of every open object (>= piece_bytes).
   std::size_t max_buffered_bytes = 256_MiB;
+  /// 0: objects are emitted whole. Otherwise (64 KiB..max_bytes) objects stream: an open
+  /// object is handed on in pieces of about this many payload bytes (see above).
+  std::size_t piece_bytes = 0;
+
+  /// Whether objects leave this batcher in pieces (pipeline validation checks the stages after it).
+  [[nodiscard]] bool emits_pieces() const noexcept { return piece_bytes != 0; }
 
   /// Throws config_error naming the field, its value and the allowed range.
   void validate() const {
@@ -127,7 +163,14 @@ struct by_size {
     if (max_partitions > detail::no_slot - 1)
       throw config_error("batch::by_size.max_partitions = " + std::to_string(max_partitions) +
                          ": must be at most " + std::to_string(detail::no_slot - 1));
-    if (max_buffered_bytes < max_bytes)
+    if (piece_bytes != 0 && (piece_bytes < 64_KiB || piece_bytes > max_bytes))
+      throw config_error("batch::by_size.piece_bytes = " + detail::describe_bytes(piece_bytes) +
+                         ": must be 0 (whole objects) or 64 KiB..max_bytes (" + detail::describe_bytes(max_bytes) +
+                         ")");
+    if (piece_bytes != 0 && max_buffered_bytes < piece_bytes)
+      throw config_error("batch::by_size.max_buffered_bytes = " + detail::describe_bytes(max_buffered_bytes) +
+                         ": must be at least piece_bytes (" + detail::describe_bytes(piece_bytes) + ")");
+    if (piece_bytes == 0 && max_buffered_bytes < max_bytes)
       throw config_error("batch::by_size.max_buffered_bytes = " + detail::describe_bytes(max_buffered_bytes) +
                          ": must be at least max_bytes (" + detail::describe_bytes(max_bytes) + ")");
   }
@@ -142,7 +185,7 @@ struct by_size {
   }
 };
 
-/// The running batcher: open batches per partition, recency/age/size indexes over them.
+/// The running batcher: open objects per partition, recency/age/size indexes over them.
 template <class Next>
 class by_size::node {
  public:
@@ -159,17 +202,22 @@ class by_size::node {
       std::uint32_t i = find_or_open(r, arrival);
       if (i == detail::no_slot) continue;  // rejected: partition limit
       slot* s = &slots_[i];
-      if (!s->records.empty() && s->records.payload_bytes() + r.payload.size() > config_.max_bytes) {
-        // Emit before the record would take the batch past max_bytes; the record opens the next.
+      if (s->object_records != 0 && s->object_bytes + r.payload.size() > config_.max_bytes) {
+        // End the object before the record would take it past max_bytes; the record opens the next.
         emit(i);
         i = find_or_open(r, arrival);
         s = &slots_[i];
       }
+      if (s->needs_batch) supply(*s);
       s->records.append(r);
       account(i, r.payload.size() + r.partition.size() + detail::record_overhead);
-      if (s->records.payload_bytes() >= config_.max_bytes ||
-          (config_.max_records != 0 && s->records.size() >= config_.max_records)) {
+      s->object_bytes += r.payload.size();
+      ++s->object_records;
+      if (s->object_bytes >= config_.max_bytes ||
+          (config_.max_records != 0 && s->object_records >= config_.max_records)) {
         emit(i);
+      } else if (streaming() && s->records.payload_bytes() >= config_.piece_bytes) {
+        hand_on_piece(i);
       }
       while (memory_ > config_.max_buffered_bytes) shed_memory();
     }
@@ -177,27 +225,27 @@ class by_size::node {
     give_recycled(std::move(in));  // the source's chunk, copied out: its capacity serves the next one
   }
 
-  /// Emits every open batch (oldest first), then flushes the next stage.
+  /// Ends every open object (oldest first), then flushes the next stage.
   void flush() {
     emit_all();
     next_.flush();
   }
 
-  /// Emits the batches that are `max_age` old, then ticks the next stage.
+  /// Ends the objects that are `max_age` old, then ticks the next stage.
   void tick() {
     auto now = clock::now();
     // Age order is opening order; arrivals are (nearly) monotonic, so the scan stops at the
-    // first batch that is young enough.
+    // first object that is young enough.
     while (!by_age_.empty() && now - slots_[by_age_.first()].opened_at >= config_.max_age) emit(by_age_.first());
     next_.tick();
   }
 
-  /// Partitions with an open batch.
+  /// Partitions with an open object.
   [[nodiscard]] std::size_t open_partitions() const noexcept { return map_.size(); }
-  /// Bytes the open batches and the kept spare batches account for (what max_buffered_bytes
-  /// bounds).
+  /// Bytes the pending records and the kept spare batches account for (what
+  /// max_buffered_bytes bounds). Without streaming the pending records are the open batches.
   [[nodiscard]] std::size_t buffered_bytes() const noexcept { return memory_; }
-  /// Records in open batches.
+  /// Records pending here: in open batches, not yet handed on.
   [[nodiscard]] std::size_t buffered_records() const noexcept { return buffered_records_; }
 
  private:
@@ -205,11 +253,15 @@ class by_size::node {
   using map_type = std::unordered_map<std::string, std::uint32_t, detail::string_hash, std::equal_to<>>;
 
   struct slot {
-    record_batch records;
+    record_batch records;      // pending: the object's records not handed on yet
     std::size_t cost = 0;      // accounted bytes of the records inside
     std::size_t capacity = 0;  // the most this batch object ever held: an estimate of its capacity
     const std::string* key = nullptr;
-    clock::time_point opened_at{};
+    clock::time_point opened_at{};  // the object's first record
+    std::uint64_t object_id = 0;    // streaming: 0 until the object's first piece is handed on
+    std::size_t object_bytes = 0;   // payload of the whole object, pieces handed on included
+    std::size_t object_records = 0;
+    bool needs_batch = false;  // `records` went on as a piece: take a batch before the next record
     [[nodiscard]] std::size_t held() const noexcept { return std::max(cost, capacity); }
   };
   struct spare {
@@ -218,6 +270,8 @@ class by_size::node {
   };
   /// Spare batches kept for reuse: few, because each may hold up to max_bytes of capacity.
   static constexpr std::size_t max_spares = 4;
+
+  [[nodiscard]] bool streaming() const noexcept { return config_.piece_bytes != 0; }
 
   std::uint32_t find_or_open(const record_ref& r, clock::time_point arrival) {
     if (last_ != detail::no_slot && slots_[last_].key != nullptr && *slots_[last_].key == r.partition) {
@@ -256,23 +310,11 @@ class by_size::node {
       by_size_.resize(slots_.size());
     }
     slot& s = slots_[i];
-    if (!spares_.empty()) {
-      s.records = std::move(spares_.back().records);
-      s.capacity = spares_.back().capacity;
-      spares_.pop_back();  // its capacity stays counted in memory_, now as the slot's
-    } else {
-      // A slot's batch may have been moved from by emit(): take a spent one with its capacity
-      // (the format downstream gives them back) rather than growing a new one from nothing.
-      s.records = take_recycled<record_batch>(config_.max_bytes);
-      // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
-      // doubling into it: each doubling copies and leaves a freed block behind to fragment the
-      // heap. Reserved bytes are not touched, so they cost address space, not memory.
-      std::size_t share = std::min(config_.max_bytes, config_.max_buffered_bytes / (map_.size() + 1));
-      if (s.records.payload_capacity() < share) s.records.reserve(0, share + share / 16);
-      s.capacity = 0;
-    }
+    supply(s, map_.size() + 1);
     s.cost = 0;
     s.opened_at = arrival;
+    s.object_id = 0;
+    s.object_bytes = s.object_records = 0;
     // Reuse a map node (and its key's capacity) from a closed partition when there is one.
     map_type::iterator it;
     if (!spare_nodes_.empty()) {
@@ -292,6 +334,42 @@ class by_size::node {
     return i;
   }
 
+  /// Gives an empty slot (new, or whose records went on as a piece) a batch to fill: a kept
+  /// spare, else a spent one from the recycler. `open` is the number of partitions that share
+  /// max_buffered_bytes. The caller updates the size index (account() does).
+  void supply(slot& s, std::size_t open) {
+    s.needs_batch = false;
+    if (!spares_.empty()) {
+      s.records = std::move(spares_.back().records);
+      s.capacity = spares_.back().capacity;
+      spares_.pop_back();  // its capacity stays counted in memory_, now as the slot's
+      return;
+    }
+    // A slot's batch may have been moved from by emit(): take a spent one with its capacity
+    // (the format downstream gives them back) rather than growing a new one from nothing.
+    std::size_t most = streaming() ? config_.piece_bytes : config_.max_bytes;
+    // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
+    // doubling into it: each doubling copies and leaves a freed block behind to fragment the
+    // heap. Reserved bytes are not touched, so they cost address space, not memory.
+    std::size_t share = std::min(most, config_.max_buffered_bytes / std::max<std::size_t>(open, 1));
+    s.capacity = 0;
+    if (!streaming()) {
+      s.records = take_recycled<record_batch>(most);
+    } else {
+      // Streaming, a slot holds a piece at a time, and with many partitions far less. A spent
+      // batch's bytes were written by its last user, so they are memory: one much larger than
+      // this slot's share goes back for a stage that needs it (a source's chunk, a hot
+      // partition), lest every open partition keep a piece-sized batch.
+      s.records = take_recycled<record_batch>(share);
+      if (s.records.payload_capacity() > 2 * (share + share / 16)) {
+        give_recycled(std::move(s.records));
+        s.records = record_batch{};
+      }
+    }
+    if (s.records.payload_capacity() < share) s.records.reserve(0, share + share / 16);
+  }
+  void supply(slot& s) { supply(s, map_.size()); }
+
   void account(std::uint32_t i, std::size_t bytes) {
     slot& s = slots_[i];
     std::size_t before = s.held();
@@ -302,7 +380,7 @@ class by_size::node {
   }
 
   /// Brings memory_ back under max_buffered_bytes: spare capacity goes first, then one of the
-  /// largest open batches is emitted.
+  /// largest open batches goes on (streaming: as a piece; otherwise: its whole object).
   void shed_memory() {
     if (!spares_.empty()) {
       memory_ -= spares_.back().capacity;
@@ -311,19 +389,51 @@ class by_size::node {
     }
     std::uint32_t victim = by_size_.largest();
     SLUICE_ASSERT(victim != detail::no_slot);
-    emit(victim, /*keep_spare=*/false);
+    if (streaming()) {
+      // Only a slot with pending records holds memory (a piece leaves it at 0 until its next record).
+      SLUICE_ASSERT(!slots_[victim].records.empty());
+      hand_on_piece(victim, /*keep_spare=*/false);
+    } else {
+      emit(victim, /*keep_spare=*/false);
+    }
   }
 
   void emit_all() {
     while (!by_age_.empty()) emit(by_age_.first());
   }
 
+  /// Streaming: hands slot `i`'s pending records on as a first or middle piece of its object,
+  /// which stays open.
+  void hand_on_piece(std::uint32_t i, bool keep_spare = true) {
+    slot& s = slots_[i];
+    std::size_t held = s.held();
+    record_batch out = std::move(s.records);
+    s.records = record_batch{};
+    bool first = s.object_id == 0;  // the id comes with the object's first piece
+    if (first) s.object_id = ctx_.next_object_id();
+    out.set_partition(*s.key);
+    out.set_opened_at(s.opened_at);
+    out.set_piece({s.object_id, first, /*last=*/false});
+    buffered_records_ -= out.size();
+    memory_ -= held;
+    s.cost = s.capacity = 0;
+    s.needs_batch = true;
+    by_size_.update(i, 0);
+
+    next_.push(std::move(out));
+    keep_as_spare(std::move(out), held, keep_spare);
+  }
+
+  /// Ends slot `i`'s object: emits it whole, or its last piece when pieces went before, and
+  /// closes the slot.
   void emit(std::uint32_t i, bool keep_spare = true) {
     slot& s = slots_[i];
     std::size_t held = s.held();
     record_batch out = std::move(s.records);
     out.set_partition(*s.key);
     out.set_opened_at(s.opened_at);
+    // The last piece may hold no record (they just went on as a piece): it still ends the object.
+    out.set_piece(s.object_id == 0 ? object_piece{} : object_piece{s.object_id, false, true});
     buffered_records_ -= out.size();
     memory_ -= held;
     // Close the slot before pushing: the next stage may throw, and the slot must not stay open.
@@ -331,6 +441,9 @@ class by_size::node {
     spare_nodes_.push_back(map_.extract(it));
     s.key = nullptr;
     s.cost = s.capacity = 0;
+    s.object_id = 0;
+    s.object_bytes = s.object_records = 0;
+    s.needs_batch = false;
     by_recency_.remove(i);
     by_age_.remove(i);
     by_size_.remove(i);
@@ -338,10 +451,13 @@ class by_size::node {
     if (last_ == i) last_ = detail::no_slot;
 
     next_.push(std::move(out));
+    keep_as_spare(std::move(out), held, keep_spare);
+  }
 
-    // The next stage has finished with the batch (a format reads it; a queue moves from it):
-    // keep its capacity for a new partition while memory allows.
-    // A queue moved the batch away: nothing to keep (a new partition takes a recycled one).
+  /// The next stage has finished with a batch (a format reads it; a queue moves from it):
+  /// keep its capacity for a new partition or the next piece while memory allows. A batch
+  /// that was moved away has nothing to keep (a slot then takes a recycled one).
+  void keep_as_spare(record_batch&& out, std::size_t held, bool keep_spare) {
     if (keep_spare && out.payload_capacity() >= 64_KiB && spares_.size() < max_spares &&
         memory_ + held <= config_.max_buffered_bytes) {
       out.clear();

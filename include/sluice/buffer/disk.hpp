@@ -99,6 +99,13 @@ struct disk {
   /// What push does when max_bytes is reached.
   sluice::buffer::overflow overflow = sluice::buffer::overflow::block;
 
+  /// Called by pipeline validation when the disk buffer sits after a stage that streams objects
+  /// in pieces: it stores records, not the pieces they were grouped into.
+  void check_takes_pieces() const {
+    throw config_error("buffer::disk: after a batcher that streams objects in pieces (batch::by_size.piece_bytes) "
+                       "it would lose where each object's pieces begin and end; put it before the batcher");
+  }
+
   void validate() const {
     if (dir.empty()) throw config_error("buffer::disk.dir = \"\": must name a folder");
     if (segment_bytes < (std::uint64_t(1) << 20) || segment_bytes > (std::uint64_t(1) << 30))

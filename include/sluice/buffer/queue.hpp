@@ -232,6 +232,15 @@ struct queue {
   /// What push does when the queue is full.
   sluice::buffer::overflow overflow = sluice::buffer::overflow::block;
 
+  /// Called by pipeline validation when the queue sits after a stage that streams objects in
+  /// pieces: several workers would split an object's pieces between them.
+  void check_takes_pieces() const {
+    if (workers > 1)
+      throw config_error("buffer::queue.workers = " + std::to_string(workers) +
+                         ": after a batcher that streams objects in pieces (batch::by_size.piece_bytes) one worker "
+                         "must take every piece of an object in order; put the queue before the batcher");
+  }
+
   void validate() const {
     if (capacity < 1) throw config_error("buffer::queue.capacity = 0: must be >= 1");
     if (workers < 1 || workers > 256)

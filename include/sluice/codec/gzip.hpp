@@ -25,6 +25,11 @@ using sluice::operator|;
 /// Compresses each object's body as one gzip member (RFC 1952), which `gzip -d`, browsers,
 /// Athena, Spark and DuckDB read. Appends "gzip" to object::content_encoding.
 ///
+/// Streamed objects (object_piece): each non-empty piece becomes its own complete member, and
+/// the object is the concatenation of its members, which gzip readers decode as the
+/// concatenation of the contents (RFC 1952 section 2.2); an empty piece stays empty. Every
+/// piece gets "gzip" in its content_encoding.
+///
 /// Back end: ISA-L igzip when the build found it (levels 0..3; level 1 runs ~5x zlib on JSON
 /// events), zlib otherwise (levels 1..9). Prefer codec::zstd where readers support it: it
 /// compresses better and faster; gzip is for readers that know nothing else.

@@ -25,6 +25,11 @@ using sluice::operator|;
 /// content checksum in the frame, so `zstd -d` and every zstd reader (DuckDB, Spark, Athena)
 /// decode it. Appends "zstd" to object::content_encoding.
 ///
+/// Streamed objects (object_piece): each non-empty piece becomes its own complete frame, and the
+/// object is the concatenation of its frames, which zstd readers decode as the concatenation of
+/// the contents (RFC 8878 section 3.1); an empty piece stays empty. Every piece
+/// gets "zstd" in its content_encoding.
+///
 /// Configuration: `level` 1..22 (1 is fastest; 3 is zstd's default), `workers` 0..64 (0
 /// compresses on the calling thread; N > 0 uses zstd's own N worker threads per node, which
 /// pays off for objects of several MiB).

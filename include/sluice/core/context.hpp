@@ -7,7 +7,9 @@
 #include <sluice/core/object.hpp>
 #include <sluice/core/record.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -105,6 +107,9 @@ class run_context {
                       static_cast<int>(message.size()), message.data());
   }
 
+  /// A new object_piece::object_id, unique within the run across every worker's batcher.
+  [[nodiscard]] std::uint64_t next_object_id() noexcept { return next_object_id_.fetch_add(1) + 1; }
+
   /// Acknowledges records a stage dropped on purpose (a filter): they are handled.
   void drop(const cursor_set& dropped) {
     metrics_.add_dropped(dropped.count());
@@ -130,6 +135,7 @@ class run_context {
   checkpoint_store checkpoints_;
   cursor_tracker tracker_;
   std::mutex error_mutex_;
+  std::atomic<std::uint64_t> next_object_id_{0};
 };
 
 }  // namespace v0

@@ -2,6 +2,7 @@
 #pragma once
 #include <sluice/core/config.hpp>
 #include <sluice/core/cursor.hpp>
+#include <sluice/core/piece.hpp>
 #include <sluice/core/record.hpp>
 
 #include <chrono>
@@ -55,7 +56,26 @@ struct object {
 
   /// The cursors of the records inside: acknowledged when the object is durable.
   cursor_set covered;
+
+  /// Whole, or which piece of a streamed object this is (object_piece); the counts, bytes,
+  /// event times and cursors above then describe this piece.
+  object_piece piece;
 };
+
+/// Adds the facts of `piece` (a later piece of the object `whole` started as) to `whole`:
+/// records, bytes, the event-time range and the covered cursors. What a store does with each
+/// piece of a streamed object; the body is not touched.
+inline void add_piece_facts(object& whole, const object& piece) {
+  whole.record_count += piece.record_count;
+  whole.record_bytes += piece.record_bytes;
+  if (piece.first_event_time != timestamp{} &&
+      (whole.first_event_time == timestamp{} || piece.first_event_time < whole.first_event_time))
+    whole.first_event_time = piece.first_event_time;
+  if (piece.last_event_time > whole.last_event_time) whole.last_event_time = piece.last_event_time;
+  whole.covered.add(piece.covered);
+  for (const auto& [name, value] : piece.metadata) whole.metadata.insert_or_assign(name, value);
+  whole.piece.last = piece.piece.last;
+}
 
 }  // namespace v0
 }  // namespace sluice

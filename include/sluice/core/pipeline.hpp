@@ -97,7 +97,7 @@ class entry_node {
   /// back-pressure throws sluice::error(errc::buffer_full) and the batch's records are released
   /// (acknowledged), because the source hands the refusal back to its client.
   void push(record_batch&& batch) {
-    if (batch.empty()) return;
+    if (batch.empty() && batch.piece().whole()) return;  // an empty piece may still end its object
     auto now = std::chrono::steady_clock::now();
     if (batch.opened_at() == std::chrono::steady_clock::time_point{}) batch.set_opened_at(now);
     std::lock_guard lock(mutex_);
@@ -207,15 +207,27 @@ class pipeline {
     ctx.checkpoints().sync();  // the commits of the drain, on disk before run returns
   }
 
-  /// Checks every part's configuration (their validate() members) without running anything.
+  /// Checks every part's configuration (their validate() members) without running anything,
+  /// and that the parts after a stage that streams objects in pieces keep the pieces in order.
   void validate() const {
     std::apply([](const auto&... part) { (validate_one(part), ...); }, parts_);
+    bool pieces = false;
+    std::apply([&](const auto&... part) { (check_piece_order(part, pieces), ...); }, parts_);
   }
 
  private:
   template <class Part>
   static void validate_one(const Part& part) {
     if constexpr (requires { part.validate(); }) part.validate();
+  }
+  /// A part that `emits_pieces()` (a streaming batcher) turns on the check of the parts after
+  /// it that could reorder or split the pieces of an object (`check_takes_pieces()`).
+  template <class Part>
+  static void check_piece_order(const Part& part, bool& pieces) {
+    if constexpr (requires { part.check_takes_pieces(); })
+      if (pieces) part.check_takes_pieces();
+    if constexpr (requires { part.emits_pieces(); })
+      if (part.emits_pieces()) pieces = true;
   }
 
   template <std::size_t I>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/core/piece.hpp>
 #include <sluice/core/record.hpp>
 
 #include <algorithm>
@@ -126,6 +127,10 @@ class record_batch {
   [[nodiscard]] std::chrono::steady_clock::time_point opened_at() const noexcept { return opened_at_; }
   void set_opened_at(std::chrono::steady_clock::time_point t) noexcept { opened_at_ = t; }
 
+  /// Which piece of its object this batch is (object_piece): whole unless a batcher streams.
+  [[nodiscard]] const object_piece& piece() const noexcept { return piece_; }
+  void set_piece(const object_piece& p) noexcept { piece_ = p; }
+
   /// Empties the batch and keeps its capacity.
   void clear() noexcept {
     entries_.clear();
@@ -133,6 +138,7 @@ class record_batch {
     partitions_.clear();
     partition_.clear();
     opened_at_ = {};
+    piece_ = {};
   }
   /// Bytes of payload the batch holds without growing: what a reused batch brings.
   [[nodiscard]] std::size_t payload_capacity() const noexcept { return payloads_.capacity(); }
@@ -164,6 +170,7 @@ class record_batch {
   std::string partitions_;
   std::string partition_;
   std::chrono::steady_clock::time_point opened_at_{};
+  object_piece piece_;
 };
 
 inline void record_batch::set_partition(std::size_t i, std::string_view partition) {

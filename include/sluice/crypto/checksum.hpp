@@ -171,23 +171,47 @@ inline std::string sha256_hex(std::string_view data) { return to_hex(sha256::dig
 /// Base64 SHA-256 of `data`: S3's `x-amz-checksum-sha256` form.
 inline std::string sha256_base64(std::string_view data) { return to_base64(sha256::digest(data)); }
 
-/// SHA-256 and CRC32C of one object, computed in one pass over its bytes.
+/// SHA-256, CRC32C and size of one object, computed in one pass over its bytes.
 struct object_checksums {
   sha256_digest sha256{};
   std::uint32_t crc32c = 0;
+  std::uint64_t size = 0;
 };
 
-/// Computes both checksums over `data` in one pass: each slice is hashed and CRC'd while it is
-/// still in cache. `h` is a reused context (reset on return).
-inline object_checksums compute_checksums(std::string_view data, sha256& h) {
-  constexpr std::size_t slice = 256 * 1024;
-  crc32c c;
-  for (std::size_t at = 0; at < data.size(); at += slice) {
-    auto part = data.substr(at, slice);
-    h.update(part);
-    c.update(part);
+/// Both checksums of an object whose bytes arrive in pieces (a streamed object): update() with
+/// each piece in order, finish() once. Each slice is hashed and CRC'd while it is still in cache.
+/// Thread safety: one thread at a time.
+class object_checksummer {
+ public:
+  void update(std::string_view data) noexcept {
+    constexpr std::size_t slice = 256 * 1024;
+    for (std::size_t at = 0; at < data.size(); at += slice) {
+      auto part = data.substr(at, slice);
+      sha_.update(part);
+      crc_.update(part);
+    }
+    size_ += data.size();
   }
-  return {h.finish(), c.value()};
+  /// Bytes seen since the last finish().
+  [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
+  /// The checksums of everything since the last finish(); starts over.
+  [[nodiscard]] object_checksums finish() {
+    object_checksums out{sha_.finish(), crc_.value(), size_};
+    crc_.reset();
+    size_ = 0;
+    return out;
+  }
+
+ private:
+  sha256 sha_;
+  crc32c crc_;
+  std::uint64_t size_ = 0;
+};
+
+/// Computes both checksums over `data` in one pass (see object_checksummer).
+inline object_checksums compute_checksums(std::string_view data, object_checksummer& c) {
+  c.update(data);
+  return c.finish();
 }
 
 }  // namespace sluice::crypto

@@ -12,8 +12,10 @@
 
 #include <boost/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -30,12 +32,21 @@ using sluice::operator|;
 /// the columns. With no `columns`, each object takes the keys of its first record, in order
 /// (later records' other keys are not written).
 ///
+/// Streamed objects (object_piece): each batch piece becomes an object piece with the same
+/// object_piece, and the object is the concatenation of its pieces, so the header row comes
+/// once, before the object's first row (in its first piece unless the format rejected every
+/// record of that piece), and inferred columns are those of the object's first record, kept
+/// across its pieces. A piece always goes on, empty if need be (it may end its object); a
+/// whole batch whose records were all rejected makes no object.
+///
 /// Errors: a record that is not a JSON object goes to the error output with
 /// errc::invalid_record and a reason naming the byte of the parse error (`invalid JSON at byte
 /// 11: syntax error`) or the kind it is. validate() throws config_error for a delimiter that
 /// cannot delimit (`"`, CR, LF) or a line end other than CRLF or LF.
 /// Allocation: records are parsed into an arena reused from record to record; the object's
 /// body is swapped with a buffer the stage keeps, so its capacity is reused (as format::jsonl).
+/// A streamed object holds a little state (its inferred columns) from its first piece to its
+/// last.
 ///
 /// @code
 ///   auto p = connector::postgres{.table = "orders"}
@@ -92,16 +103,32 @@ class csv::node {
     object o;
     detail::take_body(o, spare_, batch.payload_bytes() + batch.size() * config_.line_end.size());
     detail::begin_object(ctx_, batch, o, content_type);
-    const std::vector<std::string>* columns = config_.columns.empty() ? nullptr : &config_.columns;
+    // A piece of a streamed object continues what its earlier pieces started: the header and
+    // the inferred columns are per object. Looked up once per batch, never per record.
+    const object_piece piece = batch.piece();
+    streamed_object* state = nullptr;
+    if (!piece.whole()) {
+      state = &open_[piece.object_id];
+      if (piece.first) *state = {};
+    }
+    const std::vector<std::string>* columns = !config_.columns.empty()                 ? &config_.columns
+                                              : state != nullptr && state->columns_known ? &state->columns
+                                                                                         : nullptr;
+    bool header = config_.header && (state == nullptr || !state->header_done);
     for (const record_ref r : batch) {
       const boost::json::object* row = reader_.parse_object(r, ctx_, "format::csv");
       if (row == nullptr) continue;
       if (columns == nullptr) {
-        inferred_.clear();
-        for (const auto& kv : *row) inferred_.emplace_back(kv.key());
-        columns = &inferred_;
+        std::vector<std::string>& names = state != nullptr ? state->columns : inferred_;
+        names.clear();
+        for (const auto& kv : *row) names.emplace_back(kv.key());
+        columns = &names;
+        if (state != nullptr) state->columns_known = true;
       }
-      if (o.record_count == 0 && config_.header) write_row_of_names(o.body, *columns);
+      if (header) {
+        write_row_of_names(o.body, *columns);
+        header = false;
+      }
       bool first = true;
       for (const auto& column : *columns) {
         if (!first) o.body += config_.delimiter;
@@ -116,11 +143,11 @@ class csv::node {
       detail::add_record(o, r);
     }
     give_recycled(std::move(batch));  // formatted: its capacity serves the batcher again
-    if (o.record_count == 0) {
-      spare_.swap(o.body);
-      return;
+    if (state != nullptr) {
+      if (piece.last) open_.erase(piece.object_id);
+      else state->header_done = !header;
     }
-    next_.push(std::move(o));
+    if (detail::end_object(o, spare_)) next_.push(std::move(o));
   }
   void flush() { next_.flush(); }
   void tick() { next_.tick(); }
@@ -156,10 +183,18 @@ class csv::node {
     out += '"';
   }
 
+  /// What a streamed object carries from piece to piece.
+  struct streamed_object {
+    std::vector<std::string> columns;  // inferred from its first record (no csv.columns)
+    bool columns_known = false;
+    bool header_done = false;  // written, or none wanted
+  };
+
   const csv config_;
   run_context& ctx_;
   json_reader reader_;
   std::vector<std::string> inferred_;
+  std::unordered_map<std::uint64_t, streamed_object> open_;  // by object_id, first piece to last
   std::string field_;
   std::string spare_;
   Next next_;

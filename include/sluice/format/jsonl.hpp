@@ -19,6 +19,11 @@ using sluice::operator|;
 /// taken as they are (validate them with transform::validate first if they may not be JSON); a
 /// payload that contains a newline would split into two lines, so it goes to the error output.
 ///
+/// Streamed objects (object_piece): each batch piece becomes an object piece with the same
+/// object_piece, formatted on its own (JSON Lines needs no per-object state). A whole batch
+/// whose records were all rejected makes no object; a piece always goes on, empty if need be,
+/// since it may be the one that ends its object.
+///
 /// Allocation: the object's body is swapped with a buffer the stage keeps, so its capacity is
 /// reused for the next object.
 /// @code
@@ -51,11 +56,7 @@ struct jsonl {
         detail::add_record(o, r);
       }
       give_recycled(std::move(batch));  // formatted: its capacity serves the batcher again
-      if (o.record_count == 0) {
-        spare_.swap(o.body);
-        return;
-      }
-      next_.push(std::move(o));
+      if (detail::end_object(o, spare_)) next_.push(std::move(o));
     }
     void flush() { next_.flush(); }
     void tick() { next_.tick(); }

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 namespace sluice::store {
@@ -47,10 +48,23 @@ inline constexpr std::string_view sidecar_suffix = ".meta.json";
 ///
 /// Checksums are computed once, over the bytes in memory, with a reused SHA-256 context.
 ///
+/// Streamed objects (object_piece) are written as their pieces come: the key is rendered from
+/// the facts of the first piece (of the first piece that carries records, when a format
+/// rejected every record of the first ones), each piece's bytes are appended to `<key>.tmp`
+/// and folded into the object's checksums, and the pieces' facts are summed (add_piece_facts).
+/// At the last piece the sidecar is written and the object is made durable, renamed and
+/// acknowledged exactly as a whole object is. Memory per open object is its facts and one
+/// checksum state, never its bytes. A streamed object that never gets its last piece (the node
+/// is destroyed, or a write fails) leaves no temporary file behind.
+///
 /// Errors: validate() throws config_error for an empty root or an invalid key template. A key
 /// over max_key_bytes is a per-object error: the object goes to the error output (its body as
-/// the payload) and its records are acknowledged. I/O failures (disk full, permissions) throw
-/// sluice::error naming the file, and nothing is acknowledged.
+/// the payload) and its records are acknowledged; for a streamed object, so does each later
+/// piece that holds records, and nothing of it is written. I/O failures (disk full,
+/// permissions) throw sluice::error naming the file, and nothing is acknowledged. A piece that
+/// breaks the order of object_piece (a middle or last piece of an object that did not begin,
+/// a first piece of an object already open) throws sluice::error (invalid_argument) naming
+/// the object id.
 /// Thread safety: each node is used by one thread; several nodes (workers) may share a root.
 /// @code
 ///   auto p = connector::generator{.records = 100'000}
@@ -88,6 +102,8 @@ struct local {
     node(const node&) = delete;
     node& operator=(const node&) = delete;
     ~node() {
+      // Streamed objects that never got their last piece: nothing will complete them.
+      for (auto& [id, s] : open_) abandon(s);
       // Finishes the writes already handed to the syncer: their objects become durable and are
       // acknowledged; nothing new is taken.
       pending_.close();
@@ -95,46 +111,25 @@ struct local {
 
     void push(object&& o) {
       rethrow_sync_error();
+      if (!o.piece.whole()) {
+        push_piece(std::move(o));
+        return;
+      }
       if (auto ec = key_.render(o, ctx_.tracker(), key_buf_)) {
         reject_unkeyable(ctx_, o, ec, key_buf_, key_.text(), "store::local");
         return;
       }
       o.key = key_buf_;
-      crypto::object_checksums sums = crypto::compute_checksums(o.body, sha_);
+      crypto::object_checksums sums = crypto::compute_checksums(o.body, checksums_);
 
       pending_write w;
-      w.path = root_ / key_buf_;
-      w.dir = w.path.parent_path();
-      if (w.dir.native() != last_dir_) {
-        if (auto ec = detail::make_directories(w.dir, sync_)) throw error(ec, "store::local: creating folder " + w.dir.string());
-        last_dir_ = w.dir.native();
-      }
-      w.meta = w.path;
-      w.meta += sidecar_suffix;
-      // A sidecar left by an earlier run would describe bytes about to change: remove it so a
-      // crash in between leaves an incomplete object, never a mismatched one.
-      if (::unlink(w.meta.c_str()) == 0 && sync_) {
-        if (auto ec = sluice::detail::fsync_directory(w.dir)) throw error(ec, "store::local: syncing " + w.dir.string());
-      }
+      prepare_target(w);
       w.object_fd = write_temporary(w.path, o.body);
       w.meta_fd = write_temporary(w.meta, to_json(describe(o, sums, ctx_.tracker())));
       w.stored_bytes = o.body.size();
       give_recycled(std::move(o.body));  // on disk (in the page cache): the next format's body
       w.facts = std::move(o);
-      if (sync_) {
-        // The fsyncs run on the syncer thread, so this thread goes on compressing the next
-        // object while the disk catches up (a few ms per fsync here).
-        {
-          std::lock_guard lock(sync_mutex_);
-          ++in_flight_;
-        }
-        if (!pending_.push(std::move(w))) {  // the syncer failed and took no more: w is intact
-          discard(w);
-          rethrow_sync_error();
-        }
-      } else {
-        complete(w);
-      }
+      submit(std::move(w));
     }
     /// Waits until every object handed to the syncer is durable and acknowledged.
     void flush() {
@@ -155,6 +150,198 @@ struct local {
       std::uint64_t stored_bytes = 0;
       object facts;  // without its body: what acknowledge() counts
     };
+
+    /// A streamed object between its first piece and its last.
+    struct open_object {
+      object facts;                          // the sum of its pieces' facts so far, no body
+      crypto::object_checksummer checksums;  // of the bytes written so far
+      pending_write target;                  // paths once keyed; object_fd while cached
+      bool keyed = false;                    // its key is known: its bytes go to `<key>.tmp`
+      error_code unkeyable;                  // set: rejected, later pieces go to the error output
+      std::string rejected_key;              // the key that could not be used, for their reason
+      std::string held;                      // bytes of record-less pieces that came before the key
+      std::uint64_t last_used = 0;           // for closing the least recently written file
+    };
+
+    // Streamed objects whose file stays open between pieces. A pipeline may stream a thousand
+    // partitions at once; an fd for each would run into the process limit (1,024 by default)
+    // and hold kernel memory for nothing. A few cover the usual case of a few open partitions
+    // (consecutive pieces of the same objects: no reopening); past them, the least recently
+    // written object's file is closed and reopened with O_APPEND at its next piece, an open()
+    // of microseconds against the time it takes to write a piece.
+    static constexpr std::size_t max_open_files = 8;
+
+    void push_piece(object&& o) {
+      const std::uint64_t id = o.piece.object_id;
+      auto it = open_.find(id);
+      if (o.piece.first) {
+        if (it != open_.end()) {
+          abandon(it->second);  // it cannot end well: leave nothing of it
+          open_.erase(it);
+          throw error(make_error_code(boost::system::errc::invalid_argument),
+                      "store::local: the first piece of object " + std::to_string(id) +
+                          " came while that object was open: pieces out of order");
+        }
+        it = open_.try_emplace(id).first;
+      } else if (it == open_.end()) {
+        throw error(make_error_code(boost::system::errc::invalid_argument),
+                    "store::local: a piece of object " + std::to_string(id) +
+                        " came before its first piece: pieces out of order");
+      }
+      open_object& s = it->second;
+      const bool last = o.piece.last;
+      try {
+        if (o.piece.first) {
+          std::string body = std::move(o.body);
+          s.facts = std::move(o);
+          s.facts.body.clear();
+          add_bytes(s, std::move(body));
+        } else if (s.unkeyable) {
+          // The object is not stored: each piece with records goes where its first one went.
+          if (o.record_count > 0) reject_unkeyable(ctx_, o, s.unkeyable, s.rejected_key, key_.text(), "store::local");
+        } else {
+          add_piece_facts(s.facts, o);
+          add_bytes(s, std::move(o.body));
+        }
+        if (last) finish(it);
+      } catch (...) {
+        // No temporary file outlives a failed object (finish() may have let go of it already).
+        if (auto at = open_.find(id); at != open_.end()) {
+          abandon(at->second);
+          open_.erase(at);
+        }
+        throw;
+      }
+    }
+
+    /// Appends `body` (the next bytes of `s`) to its file, keying the object first when this is
+    /// the first piece with records.
+    void add_bytes(open_object& s, std::string&& body) {
+      if (s.unkeyable) return;
+      if (!s.keyed) {
+        if (s.facts.record_count == 0) {
+          // No records yet, so no cursors to name it after: keep its (few) bytes until one comes.
+          s.held += body;
+          return;
+        }
+        if (auto ec = key_.render(s.facts, ctx_.tracker(), key_buf_)) {
+          s.held += body;
+          s.facts.body = std::move(s.held);
+          reject_unkeyable(ctx_, s.facts, ec, key_buf_, key_.text(), "store::local");
+          s.facts.body = {};
+          s.held = {};
+          s.unkeyable = ec;
+          s.rejected_key = key_buf_;
+          return;
+        }
+        s.facts.key = key_buf_;
+        prepare_target(s.target);
+        s.keyed = true;  // from here on, abandon() removes its temporary file
+        append(s, s.held, true);
+        s.held = {};
+      }
+      append(s, body, false);
+      if (!body.empty()) give_recycled(std::move(body));  // on disk (in the page cache): the next format's body
+    }
+
+    /// Writes `data` at the end of `s`'s temporary file (created anew with `create`).
+    void append(open_object& s, std::string_view data, bool create) {
+      s.last_used = ++clock_;
+      if (!s.target.object_fd) {
+        if (with_fd_.size() == max_open_files) {
+          auto lru = std::min_element(with_fd_.begin(), with_fd_.end(),
+                                      [](const open_object* a, const open_object* b) { return a->last_used < b->last_used; });
+          (*lru)->target.object_fd.reset();
+          with_fd_.erase(lru);
+        }
+        std::filesystem::path tmp = s.target.path;
+        tmp += ".tmp";
+        int flags = O_WRONLY | O_APPEND | O_CLOEXEC | (create ? O_CREAT | O_TRUNC : 0);
+        s.target.object_fd = sluice::detail::unique_fd(::open(tmp.c_str(), flags, 0644));
+        if (!s.target.object_fd) throw error(sluice::detail::last_system_error(), "store::local: writing " + s.target.path.string());
+        with_fd_.push_back(&s);
+      }
+      if (auto ec = sluice::detail::write_all(s.target.object_fd.get(), data.data(), data.size()))
+        throw error(ec, "store::local: writing " + s.target.path.string());
+      s.checksums.update(data);
+    }
+
+    /// The last piece of the object at `it` is in: write its sidecar and hand it to the syncer,
+    /// as a whole object (a record-less or rejected object just ends).
+    void finish(std::unordered_map<std::uint64_t, open_object>::iterator it) {
+      open_object& s = it->second;
+      if (!s.keyed) {  // rejected (its records acknowledged), or no records at all: nothing to store
+        open_.erase(it);
+        return;
+      }
+      pending_write& t = s.target;
+      if (!t.object_fd) {  // closed to make room: the syncer's fsync needs it again
+        std::filesystem::path tmp = t.path;
+        tmp += ".tmp";
+        t.object_fd = sluice::detail::unique_fd(::open(tmp.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!t.object_fd) throw error(sluice::detail::last_system_error(), "store::local: writing " + t.path.string());
+      }
+      t.stored_bytes = s.checksums.size();
+      t.meta_fd = write_temporary(t.meta, to_json(describe(s.facts, s.checksums.finish(), ctx_.tracker())));
+      // Nothing below throws before submit(), which removes both temporary files if it fails.
+      release_fd(s);
+      pending_write w = std::move(t);
+      w.facts = std::move(s.facts);
+      open_.erase(it);
+      submit(std::move(w));
+    }
+
+    /// Forgets `s`'s file descriptor (closed, or moved out by the caller).
+    void release_fd(open_object& s) {
+      auto at = std::find(with_fd_.begin(), with_fd_.end(), &s);
+      if (at != with_fd_.end()) with_fd_.erase(at);
+    }
+
+    /// Removes the temporary file of a streamed object that will not be finished.
+    void abandon(open_object& s) {
+      release_fd(s);
+      s.target.object_fd.reset();
+      if (s.keyed) {
+        std::filesystem::path tmp = s.target.path;
+        tmp += ".tmp";
+        ::unlink(tmp.c_str());
+      }
+    }
+
+    /// Fills the paths of `w` from key_buf_, creates its folder and removes a stale sidecar.
+    void prepare_target(pending_write& w) {
+      w.path = root_ / key_buf_;
+      w.dir = w.path.parent_path();
+      if (w.dir.native() != last_dir_) {
+        if (auto ec = detail::make_directories(w.dir, sync_)) throw error(ec, "store::local: creating folder " + w.dir.string());
+        last_dir_ = w.dir.native();
+      }
+      w.meta = w.path;
+      w.meta += sidecar_suffix;
+      // A sidecar left by an earlier run would describe bytes about to change: remove it so a
+      // crash in between leaves an incomplete object, never a mismatched one.
+      if (::unlink(w.meta.c_str()) == 0 && sync_) {
+        if (auto ec = sluice::detail::fsync_directory(w.dir)) throw error(ec, "store::local: syncing " + w.dir.string());
+      }
+    }
+
+    /// Hands a written object to the syncer (or completes it here without `.sync`).
+    void submit(pending_write&& w) {
+      if (sync_) {
+        // The fsyncs run on the syncer thread, so this thread goes on compressing the next
+        // object while the disk catches up (a few ms per fsync here).
+        {
+          std::lock_guard lock(sync_mutex_);
+          ++in_flight_;
+        }
+        if (!pending_.push(std::move(w))) {  // the syncer failed and took no more: w is intact
+          discard(w);
+          rethrow_sync_error();
+        }
+      } else {
+        complete(w);
+      }
+    }
 
     sluice::detail::unique_fd write_temporary(const std::filesystem::path& path, std::string_view data) {
       std::filesystem::path tmp = path;
@@ -238,9 +425,12 @@ struct local {
     std::filesystem::path root_;
     key_template key_;
     bool sync_;
-    crypto::sha256 sha_;
+    crypto::object_checksummer checksums_;
     std::string key_buf_;
     std::string last_dir_;
+    std::unordered_map<std::uint64_t, open_object> open_;  // streamed objects by object_id
+    std::vector<open_object*> with_fd_;  // those whose file is open, at most max_open_files
+    std::uint64_t clock_ = 0;
     std::mutex sync_mutex_;
     std::condition_variable drained_;
     std::size_t in_flight_ = 0;

@@ -63,7 +63,7 @@ inline object_info describe(const object& o, const crypto::object_checksums& sum
   info.metadata = o.metadata;
   info.record_count = o.record_count;
   info.record_bytes = o.record_bytes;
-  info.size = o.body.size();
+  info.size = sums.size;
   info.sha256 = crypto::to_hex(sums.sha256);
   info.crc32c = crypto::crc32c_base64(sums.crc32c);
   info.first_event_time = o.first_event_time;
@@ -220,8 +220,8 @@ struct stored_object {
 /// Checks the bytes of `o` against its facts: SHA-256 and CRC32C (readers check the size when
 /// reading). `name` names the object in `why`. Errors: errc::corrupt_object.
 inline error_code verify_checksums(const stored_object& o, const std::string& name, std::string& why) {
-  crypto::sha256 h;
-  auto sums = crypto::compute_checksums(o.body, h);
+  crypto::object_checksummer c;
+  auto sums = crypto::compute_checksums(o.body, c);
   if (crypto::to_hex(sums.sha256) != o.info.sha256) {
     why = name + ": SHA-256 " + crypto::to_hex(sums.sha256) + " differs from its recorded " + o.info.sha256;
     return make_error_code(errc::corrupt_object);

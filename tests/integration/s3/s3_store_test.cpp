@@ -40,28 +40,6 @@ std::string joined(const std::vector<std::string>& v, std::size_t first, std::si
   return out;
 }
 
-std::string get_object(const s3_test::server& s, const std::string& bucket, const std::string& key) {
-  sluice_test::temp_dir dir;
-  auto r = s3_test::aws(s, "s3api get-object --bucket " + bucket + " --key '" + key + "' " + (dir / "o").string());
-  INFO("get-object " << key);
-  REQUIRE(r.status == 0);
-  return sluice_test::read_file(dir / "o");
-}
-
-std::vector<std::string> list_keys(const s3_test::server& s, const std::string& bucket, const std::string& prefix = {}) {
-  auto v = s3_test::aws_json(s, "s3api list-objects-v2 --bucket " + bucket +
-                                    (prefix.empty() ? "" : " --prefix '" + prefix + "'"));
-  std::vector<std::string> keys;
-  if (v.is_object() && v.as_object().contains("Contents"))
-    for (const auto& o : v.at("Contents").as_array()) keys.emplace_back(o.at("Key").as_string());
-  return keys;
-}
-
-std::size_t multipart_uploads(const s3_test::server& s, const std::string& bucket) {
-  auto v = s3_test::aws_json(s, "s3api list-multipart-uploads --bucket " + bucket);
-  return v.is_object() && v.as_object().contains("Uploads") ? v.at("Uploads").as_array().size() : 0;
-}
-
 }  // namespace
 
 TEST_CASE("store::s3 lands objects the AWS CLI and rclone read back byte for byte, with the sidecar's facts as metadata",
@@ -75,14 +53,14 @@ TEST_CASE("store::s3 lands objects the AWS CLI and rclone read back byte for byt
   p.options.stream = "clicks";
   p.run();
 
-  auto keys = list_keys(srv, bucket);
+  auto keys = s3_test::list_keys(srv, bucket);
   REQUIRE(keys.size() == 3);
   for (std::size_t k = 0; k < keys.size(); ++k) {
     CAPTURE(keys[k]);
     CHECK(keys[k].starts_with("raw/clicks/clicks-"));
     CHECK(keys[k].ends_with(".jsonl"));
     std::string expected = joined(payloads, k * 1000, 1000);
-    CHECK(get_object(srv, bucket, keys[k]) == expected);
+    CHECK(s3_test::get_object(srv, bucket, keys[k]) == expected);
     auto head = s3_test::aws_json(srv, "s3api head-object --bucket " + bucket + " --key '" + keys[k] + "'");
     CHECK(head.at("ContentLength").to_number<std::uint64_t>() == expected.size());
     CHECK(head.at("ContentType").as_string() == "application/x-ndjson");
@@ -126,10 +104,10 @@ TEST_CASE("objects over the threshold go up as parallel parts, each with a check
                      .multipart_threshold = 5 << 20, .part_size = 5 << 20, .concurrency = 3};
   p.run();
 
-  auto keys = list_keys(srv, bucket);
+  auto keys = s3_test::list_keys(srv, bucket);
   REQUIRE(keys.size() == 1);
   std::string expected = joined(payloads, 0, payloads.size());
-  CHECK(get_object(srv, bucket, keys[0]) == expected);
+  CHECK(s3_test::get_object(srv, bucket, keys[0]) == expected);
   auto head = s3_test::aws_json(srv, "s3api head-object --bucket " + bucket + " --key '" + keys[0] + "'");
   CHECK(std::string(head.at("ETag").as_string()).ends_with("-5\""));
   CHECK(head.at("Metadata").at("sha256").as_string() == crypto::sha256_hex(expected));
@@ -140,7 +118,7 @@ TEST_CASE("objects over the threshold go up as parallel parts, each with a check
     CHECK(e.checksum_checked);
     CHECK(e.checksum_ok);
   }
-  CHECK(multipart_uploads(srv, bucket) == 0);
+  CHECK(s3_test::multipart_uploads(srv, bucket) == 0);
 }
 
 TEST_CASE("a replay finds its keys stored and writes no second copy", "[s3]") {
@@ -161,7 +139,7 @@ TEST_CASE("a replay finds its keys stored and writes no second copy", "[s3]") {
     auto first = make();
     first.run();
     std::string prefix = "m" + std::to_string(static_cast<int>(mode)) + "/";
-    auto keys = list_keys(srv, bucket, prefix);
+    auto keys = s3_test::list_keys(srv, bucket, prefix);
     REQUIRE(keys.size() == 3);
     auto before = s3_test::aws_json(srv, "s3api list-objects-v2 --bucket " + bucket + " --prefix " + prefix);
 
@@ -176,7 +154,7 @@ TEST_CASE("a replay finds its keys stored and writes no second copy", "[s3]") {
     auto second = make();
     second.run();
     CHECK(second.metrics().snapshot().objects_out == 3);  // all acknowledged
-    CHECK(list_keys(srv, bucket, prefix) == keys);
+    CHECK(s3_test::list_keys(srv, bucket, prefix) == keys);
     auto after = s3_test::aws_json(srv, "s3api list-objects-v2 --bucket " + bucket + " --prefix " + prefix);
     for (std::size_t i = 0; i < keys.size(); ++i)
       CHECK(after.at("Contents").at(i).at("LastModified") == before.at("Contents").at(i).at("LastModified"));
@@ -213,12 +191,12 @@ TEST_CASE("throttling, resets, stalls and truncated answers are retried and ever
                       .conditional = store::s3_conditional::off};
   p2.run();
 
-  auto bigkeys = list_keys(srv, bucket, "big/");
+  auto bigkeys = s3_test::list_keys(srv, bucket, "big/");
   REQUIRE(bigkeys.size() == 1);
-  CHECK(get_object(srv, bucket, bigkeys[0]) == joined(lines(250, 100 * 1024, 7), 0, 250));
-  auto smallkeys = list_keys(srv, bucket, "small/");
+  CHECK(s3_test::get_object(srv, bucket, bigkeys[0]) == joined(lines(250, 100 * 1024, 7), 0, 250));
+  auto smallkeys = s3_test::list_keys(srv, bucket, "small/");
   REQUIRE(smallkeys.size() == 6);
-  for (std::size_t k = 0; k < smallkeys.size(); ++k) CHECK(get_object(srv, bucket, smallkeys[k]) == joined(small_payloads, k * 500, 500));
+  for (std::size_t k = 0; k < smallkeys.size(); ++k) CHECK(s3_test::get_object(srv, bucket, smallkeys[k]) == joined(small_payloads, k * 500, 500));
   // Each fault hit its part (at least) once more than it was applied; a loaded machine may add
   // a retry of its own, so the counts are lower bounds.
   CHECK(proxy.count("PUT", "", "partNumber=2&") >= 3);
@@ -227,7 +205,7 @@ TEST_CASE("throttling, resets, stalls and truncated answers are retried and ever
   for (int i = 0; i < 200 && proxy.count("PUT", "", "partNumber=4&") < 2; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   CHECK(proxy.count("PUT", "", "partNumber=4&") >= 2);
-  CHECK(multipart_uploads(srv, bucket) == 0);
+  CHECK(s3_test::multipart_uploads(srv, bucket) == 0);
   for (const auto& e : proxy.log()) CHECK((!e.checksum_checked || e.checksum_ok));
 }
 
@@ -258,8 +236,8 @@ TEST_CASE("when retries run out the error names bucket, key and code, nothing is
   }
   CHECK(proxy.count("PUT", "", "partNumber=2&") == 3);
   CHECK(p.metrics().snapshot().objects_out == 0);
-  CHECK(list_keys(srv, bucket).empty());
-  CHECK(multipart_uploads(srv, bucket) == 0);
+  CHECK(s3_test::list_keys(srv, bucket).empty());
+  CHECK(s3_test::multipart_uploads(srv, bucket) == 0);
   std::string checkpoint = std::filesystem::exists(dir / "checkpoint") ? sluice_test::read_file(dir / "checkpoint") : "";
   CHECK(checkpoint.find("\"vector\"") == std::string::npos);
 }
@@ -323,7 +301,7 @@ TEST_CASE("an object whose key passes 1,024 bytes goes to the error output and t
   REQUIRE(errors.size() == 2);
   CHECK(errors[0].stage == "store::s3");
   CHECK(errors[0].reason.find("exceeds 1024 bytes") != std::string::npos);
-  CHECK(list_keys(srv, bucket).empty());
+  CHECK(s3_test::list_keys(srv, bucket).empty());
 }
 
 TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", "[s3]") {
@@ -338,12 +316,12 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
                        .encryption = {.kind = mode::kms, .kms_key_id = srv.kms_key_id},
                        .tags = {{"team", "data"}, {"tier", "raw zone"}}, .acl = "public-read"};
     p.run();
-    auto keys = list_keys(srv, bucket, "kms/");
+    auto keys = s3_test::list_keys(srv, bucket, "kms/");
     REQUIRE(keys.size() == 1);
     auto head = s3_test::aws_json(srv, "s3api head-object --bucket " + bucket + " --key '" + keys[0] + "'");
     CHECK(head.at("ServerSideEncryption").as_string() == "aws:kms");
     CHECK(std::string(head.at("SSEKMSKeyId").as_string()).find(srv.kms_key_id) != std::string::npos);
-    CHECK(get_object(srv, bucket, keys[0]) == joined(payloads, 0, 100));
+    CHECK(s3_test::get_object(srv, bucket, keys[0]) == joined(payloads, 0, 100));
     auto tags = s3_test::aws_json(srv, "s3api get-object-tagging --bucket " + bucket + " --key '" + keys[0] + "'");
     std::map<std::string, std::string> got;
     for (const auto& t : tags.at("TagSet").as_array())
@@ -364,7 +342,7 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
            store::s3{.url = "s3://" + bucket + "/ssec", .key = "{stream}/", .connection = s3_test::connection(srv),
                      .encryption = {.kind = mode::customer, .customer_key = key32}};
   p.run();
-  auto keys = list_keys(srv, bucket, "ssec/");
+  auto keys = s3_test::list_keys(srv, bucket, "ssec/");
   REQUIRE(keys.size() == 1);
   sluice_test::temp_dir dir;
   // Without the key the server refuses to read it; with it, the bytes come back.
@@ -392,7 +370,7 @@ TEST_CASE("the bandwidth cap holds the upload rate over all parts", "[s3]") {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   // 12 MiB at 4 MiB/s cannot take under 2.5 s (the first tenth of a second may burst).
   CHECK(seconds >= 2.5);
-  CHECK(list_keys(srv, bucket).size() == 1);
+  CHECK(s3_test::list_keys(srv, bucket).size() == 1);
 }
 
 TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer's ETag is checked against it", "[s3]") {
@@ -417,9 +395,9 @@ TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer'
     ++checked;
   }
   CHECK(checked == 3);  // one PutObject and two parts
-  auto keys = list_keys(srv, bucket);
+  auto keys = s3_test::list_keys(srv, bucket);
   REQUIRE(keys.size() == 2);
-  CHECK(get_object(srv, bucket, keys[1]) == joined(payloads, 59, 2));
+  CHECK(s3_test::get_object(srv, bucket, keys[1]) == joined(payloads, 59, 2));
 }
 
 TEST_CASE("on a server that ignores If-None-Match the store says so and checks keys with HEAD, so a replay adds no version",

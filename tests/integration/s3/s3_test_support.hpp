@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace s3_test {
 
@@ -97,6 +98,30 @@ inline void create_bucket(const server& s, const std::string& bucket) {
   auto r = aws(s, "s3api create-bucket --bucket " + bucket);
   INFO("creating bucket " << bucket);
   REQUIRE(r.status == 0);
+}
+
+/// The bytes of `key`, through `aws s3api get-object`.
+inline std::string get_object(const server& s, const std::string& bucket, const std::string& key) {
+  sluice_test::temp_dir dir;
+  auto r = aws(s, "s3api get-object --bucket " + bucket + " --key '" + key + "' " + (dir / "o").string());
+  INFO("get-object " << key);
+  REQUIRE(r.status == 0);
+  return sluice_test::read_file(dir / "o");
+}
+
+/// Keys under `prefix`, through `aws s3api list-objects-v2`.
+inline std::vector<std::string> list_keys(const server& s, const std::string& bucket, const std::string& prefix = {}) {
+  auto v = aws_json(s, "s3api list-objects-v2 --bucket " + bucket + (prefix.empty() ? "" : " --prefix '" + prefix + "'"));
+  std::vector<std::string> keys;
+  if (v.is_object() && v.as_object().contains("Contents"))
+    for (const auto& o : v.at("Contents").as_array()) keys.emplace_back(o.at("Key").as_string());
+  return keys;
+}
+
+/// Multipart uploads in progress, through `aws s3api list-multipart-uploads`.
+inline std::size_t multipart_uploads(const server& s, const std::string& bucket) {
+  auto v = aws_json(s, "s3api list-multipart-uploads --bucket " + bucket);
+  return v.is_object() && v.as_object().contains("Uploads") ? v.at("Uploads").as_array().size() : 0;
 }
 
 /// Runs rclone against the server (remote name `lake:`).

@@ -5,6 +5,8 @@
 #include <sluice/format/jsonl.hpp>
 #include <sluice_test/support.hpp>
 
+#include "batch_harness.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -22,49 +24,9 @@ using sluice_test::vector_source;
 
 static_assert(record_stage<batch::by_size>);
 
-namespace {
-
-/// A run_context with a registered source and an error output that keeps what it receives,
-/// for driving the batcher by hand.
-struct harness {
-  sluice_test::test_context t;
-  std::vector<record_error> errors;
-  std::uint32_t source;
-  std::uint64_t next_position = 1;
-  harness() {
-    t.options.on_error = [this](const record_error& e) { errors.push_back(e); };
-    source = t.ctx.tracker().add_source("test");
-  }
-  /// A tracked batch of (partition, payload) records with positions continuing from the last.
-  record_batch make(const std::vector<std::pair<std::string, std::string>>& records,
-                    std::chrono::steady_clock::time_point arrival = std::chrono::steady_clock::now()) {
-    record_batch b;
-    for (const auto& [partition, payload] : records) b.append(payload, {source, next_position++}, {}, partition);
-    b.set_opened_at(arrival);
-    t.ctx.tracker().track(b);
-    return b;
-  }
-};
-
-/// Every position 1..n appears exactly once in `out` and `errors` together.
-void require_each_record_once(const std::vector<record_batch>& out, const std::vector<record_error>& errors,
-                              std::uint64_t n) {
-  std::multiset<std::uint64_t> seen;
-  for (const auto& b : out)
-    for (const record_ref r : b) seen.insert(r.cursor.position);
-  for (const auto& e : errors) seen.insert(e.cursor.position);
-  REQUIRE(seen.size() == n);
-  std::uint64_t expected = 1;
-  for (auto p : seen) REQUIRE(p == expected++);
-}
-
-std::vector<std::string> payloads_of(const record_batch& b) {
-  std::vector<std::string> v;
-  for (const record_ref r : b) v.emplace_back(r.payload);
-  return v;
-}
-
-}  // namespace
+using batch_test::harness;
+using batch_test::payloads_of;
+using batch_test::require_each_record_once;
 
 TEST_CASE("by_size emits a partition's batch when it reaches max_records", "[batch][by_size]") {
   harness h;

@@ -51,6 +51,18 @@ std::vector<sluice::object> run_stage(const Stage& stage, std::vector<sluice::ob
   return out;
 }
 
+/// A piece `p` of a streamed object with `body`.
+inline sluice::object make_piece(std::string body, sluice::object_piece p) {
+  sluice::object o = make_object(std::move(body));
+  o.piece = p;
+  return o;
+}
+
+/// Whether the stock command `name` is on PATH (tests that run it skip or fail without it).
+inline bool have_command(const std::string& name) {
+  return sluice_test::run_command("command -v " + name + " >/dev/null 2>&1").status == 0;
+}
+
 /// Writes `body` to a temp file and decodes it with a stock command (`zstd -d`, `gzip -d`);
 /// returns its stdout and requires exit status 0.
 inline std::string stock_decompress(const std::string& command, const std::string& body, const char* name) {

@@ -2,6 +2,8 @@
 #include <sluice/core/pipeline.hpp>
 
 #include <sluice/batch/by_size.hpp>
+#include <sluice/buffer/disk.hpp>
+#include <sluice/buffer/queue.hpp>
 #include <sluice/format/jsonl.hpp>
 #include <sluice_test/support.hpp>
 
@@ -153,4 +155,27 @@ TEST_CASE("stop ends the source and everything accepted is still flushed", "[cor
   CHECK(m.records_out == m.records_in);
   REQUIRE(sink.objects->size() == 1);
   CHECK((*sink.objects)[0].record_count == m.records_in);
+}
+
+TEST_CASE("validation refuses stages after a streaming batcher that would split or lose an object's pieces",
+          "[core][pipeline]") {
+  using namespace sluice;
+  sluice_test::vector_source src{.payloads = {"{}"}};
+  auto streaming = batch::by_size{.max_bytes = 4_MiB, .piece_bytes = 1_MiB};
+  auto whole = batch::by_size{.max_bytes = 4_MiB};
+  auto sink = sluice_test::collecting_sink{};
+
+  // Several workers after the batcher would take pieces of one object on different threads.
+  auto split = src | streaming | buffer::queue{.workers = 2} | format::jsonl{} | sink;
+  CHECK_THROWS_WITH(split.validate(), Catch::Contains("buffer::queue.workers = 2") &&
+                                          Catch::Contains("put the queue before the batcher"));
+  // The disk buffer keeps records, not where pieces begin and end.
+  auto lost = src | streaming | buffer::disk{.dir = "unused"} | format::jsonl{} | sink;
+  CHECK_THROWS_WITH(lost.validate(), Catch::Contains("buffer::disk") && Catch::Contains("put it before the batcher"));
+
+  // The same stages are fine before the batcher, after one worker, or after a batcher that
+  // emits whole objects.
+  CHECK_NOTHROW((src | buffer::queue{.workers = 2} | streaming | format::jsonl{} | sink).validate());
+  CHECK_NOTHROW((src | streaming | buffer::queue{.workers = 1} | format::jsonl{} | sink).validate());
+  CHECK_NOTHROW((src | whole | buffer::queue{.workers = 2} | format::jsonl{} | sink).validate());
 }

@@ -110,9 +110,26 @@ TEST_CASE("S3 checksum forms are base64 of the big-endian CRC32C and of the SHA-
   CHECK(crypto::crc32c_base64(crypto::crc32c::compute("123456789")) == "4waSgw==");
   CHECK(crypto::sha256_base64("") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
   auto sums = [] {
-    crypto::sha256 h;
-    return crypto::compute_checksums(std::string(600'000, 'x'), h);
+    crypto::object_checksummer c;
+    return crypto::compute_checksums(std::string(600'000, 'x'), c);
   }();
   CHECK(sums.crc32c == crypto::crc32c::compute(std::string(600'000, 'x')));
   CHECK(sums.sha256 == crypto::sha256::digest(std::string(600'000, 'x')));
+}
+
+TEST_CASE("object_checksummer gives the same checksums over pieces as over the whole, and starts over after finish",
+          "[crypto][checksum]") {
+  std::string whole(700'001, 'q');
+  for (std::size_t i = 0; i < whole.size(); i += 7) whole[i] = static_cast<char>('a' + i % 26);
+  crypto::object_checksummer c;
+  c.update(std::string_view(whole).substr(0, 3));
+  c.update(std::string_view(whole).substr(3, 300'000));
+  c.update(std::string_view(whole).substr(300'003));
+  CHECK(c.size() == whole.size());
+  auto pieces = c.finish();
+  CHECK(pieces.sha256 == crypto::sha256::digest(whole));
+  CHECK(pieces.crc32c == crypto::crc32c::compute(whole));
+  CHECK(c.size() == 0);
+  c.update("123456789");
+  CHECK(c.finish().crc32c == 0xE3069283u);
 }

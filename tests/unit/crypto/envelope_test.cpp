@@ -362,9 +362,8 @@ TEST_CASE("crypto::envelope in a pipeline encrypts each object and describes it"
     std::string plaintext, reason;
     REQUIRE(crypto::decrypt(*ring, o.body, plaintext, &ctx, &reason) == error_code{});
     CHECK(plaintext == expected);
-    CHECK(ctx == std::map<std::string, std::string>{{"sluice:records", std::to_string(o.record_count)},
-                                                    {"sluice:stream", "events"},
-                                                    {"tenant", "acme"}});
+    // No record count: a streamed object's header is written before its count is known.
+    CHECK(ctx == std::map<std::string, std::string>{{"sluice:stream", "events"}, {"tenant", "acme"}});
     CHECK(o.encryption == "aws-encryption-sdk");
     CHECK(o.content_type == "application/x-ndjson");
     CHECK(o.metadata.at("encryption-suite") == "0x0478");
@@ -373,7 +372,7 @@ TEST_CASE("crypto::envelope in a pipeline encrypts each object and describes it"
     auto json = boost::json::parse(o.metadata.at("encryption-context")).as_object();
     CHECK(json.at("sluice:stream").as_string() == "events");
     CHECK(json.at("tenant").as_string() == "acme");
-    CHECK(json.at("sluice:records").as_string() == std::to_string(o.record_count));
+    CHECK(json.size() == 2);
   }
   CHECK(n == 250);
   CHECK(p.metrics().snapshot().objects_out == 3);
@@ -405,7 +404,7 @@ TEST_CASE("crypto::envelope puts the partition in the context and signs with 0x0
     REQUIRE_FALSE(ec);
     CHECK(plaintext == bytes(300 + static_cast<std::size_t>(i), static_cast<std::uint64_t>(i)));
     CHECK(ctx.at("sluice:partition") == "dt=2024-01-0" + std::to_string(i + 1));
-    CHECK(ctx.at("sluice:records") == "3");
+    CHECK(ctx.count("sluice:records") == 0);
     CHECK(ctx.at("aws-crypto-public-key").size() == 68);
     CHECK(out[i].metadata.at("encryption-suite") == "0x0578");
     CHECK(esdk_test::be(out[i].body, 1, 2) == 0x0578);

@@ -9,8 +9,16 @@
 namespace sluice::codec::detail {
 
 /// The running node of every codec stage: encodes each object's body with `Encoder` (which has
-/// `compress(std::string_view in, std::string& out)`) into a spare buffer, swaps the two (the old
-/// body becomes the next spare, so no buffer is allocated per object), and records the encoding.
+/// `compress(std::string_view in, std::string& out)`, one complete frame or member per call)
+/// into a spare buffer, swaps the two (the old body becomes the next spare, so no buffer is
+/// allocated per object), and records the encoding.
+///
+/// A piece of a streamed object (object_piece) is encoded the same way, on its own: its body
+/// becomes one complete frame or member, and the object is their concatenation, which every
+/// zstd and gzip reader decodes as the concatenation of the contents. So the node keeps no
+/// state per object, and a piece's bytes go on as soon as it is encoded. An empty piece stays
+/// empty (a frame of nothing would add bytes for nothing); an empty whole object still becomes
+/// one frame, as a reader of a single object expects.
 template <class Encoder, class Next>
 class encoding_node {
  public:
@@ -19,8 +27,10 @@ class encoding_node {
       : encoder_(std::forward<EncoderArgs>(args)...), encoding_(encoding), next_(make_next()) {}
 
   void push(object&& o) {
-    encoder_.compress(o.body, spare_);
-    o.body.swap(spare_);
+    if (!o.body.empty() || o.piece.whole()) {
+      encoder_.compress(o.body, spare_);
+      o.body.swap(spare_);
+    }
     o.content_encoding.emplace_back(encoding_);
     next_.push(std::move(o));
   }

@@ -10,7 +10,9 @@
 
 #include <openssl/ec.h>
 
+#include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace sluice::crypto {
@@ -53,6 +55,20 @@ inline void check_options(std::string_view who, crypto::suite s, std::uint64_t f
                          "\"]: keys starting with `aws-crypto-` are reserved to the AWS Encryption SDK");
 }
 
+/// Appends `more` to `s`, whose capacity stays within `cap` (>= the new size): the plaintext
+/// waiting for its frame holds at most one frame of memory, not the up to twice that of
+/// std::string's doubling.
+inline void append_capped(std::string& s, std::string_view more, std::size_t cap) {
+  const std::size_t need = s.size() + more.size();
+  if (need > s.capacity()) {
+    std::string grown;
+    grown.reserve(std::min(cap, std::max(need, 2 * s.capacity())));
+    grown = s;
+    s.swap(grown);
+  }
+  s.append(more);
+}
+
 }  // namespace detail
 
 // ---- encryptor ---------------------------------------------------------------------------------
@@ -61,30 +77,30 @@ SLUICE_DECL encryptor::encryptor() : sign_(detail::check_ptr(EVP_MD_CTX_new(), "
 
 SLUICE_DECL void encryptor::encrypt(const keyring& ring, std::string_view plaintext, std::string& message,
                                     const encrypt_options& options) {
+  begin(ring, options);
+  finish(plaintext, message);
+}
+
+SLUICE_DECL void encryptor::begin(const keyring& ring, const encrypt_options& options) {
   using namespace detail;
+  open_ = false;
+  partial_.clear();
   check_options("crypto::encrypt_options", options.suite, options.frame_length, options.context);
   const auto suite_id = static_cast<std::uint16_t>(options.suite);
-  const bool signed_suite = options.suite == crypto::suite::committing_signed;
-  const std::uint64_t frame = options.frame_length;
-  const std::uint64_t regular = plaintext.empty() ? 0 : (plaintext.size() - 1) / frame;
-  const std::uint64_t final_length = plaintext.size() - regular * frame;
-  if (regular + 1 > 0xFFFFFFFEull)
-    throw error(make_error_code(errc::record_too_large),
-                "crypto::encrypt: " + std::to_string(plaintext.size()) + " bytes need more than 2^32 - 2 frames of " +
-                    std::to_string(frame) + " bytes; use a larger frame_length");
+  signed_ = options.suite == crypto::suite::committing_signed;
+  frame_length_ = options.frame_length;
 
   data_key key;
   random_bytes(key.bytes);
-  std::uint8_t message_id[message_id_size];
-  random_bytes(message_id);
+  random_bytes(message_id_);
   secret<32> derived;
   std::uint8_t commit[commit_key_size];
-  derive_keys(hkdf_, key, message_id, suite_id, derived.data(), commit);
+  derive_keys(hkdf_, key, message_id_.data(), suite_id, derived.data(), commit);
 
   // The signing key is per message; its public half goes into the authenticated context.
-  pkey_ptr signing;
+  signing_.reset();
   context_ = options.context;
-  if (signed_suite) {
+  if (signed_) {
     if (!keygen_) {
       keygen_.reset(check_ptr(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr), "EVP_PKEY_CTX_new_from_name(EC)"));
       check(EVP_PKEY_keygen_init(keygen_.get()), "EVP_PKEY_keygen_init");
@@ -95,12 +111,12 @@ SLUICE_DECL void encryptor::encrypt(const keyring& ring, std::string_view plaint
     }
     EVP_PKEY* generated = nullptr;
     check(EVP_PKEY_generate(keygen_.get(), &generated), "generating the P-384 signing key");
-    signing.reset(generated);
+    signing_.reset(generated);
     // OpenSSL encodes the point uncompressed (04 ‖ X ‖ Y); the SDK stores it compressed
     // (02 or 03 by the parity of Y, ‖ X): SEC 1 section 2.3.3.
     std::uint8_t point[1 + 2 * 48];
     std::size_t point_size = 0;
-    check(EVP_PKEY_get_octet_string_param(signing.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point,
+    check(EVP_PKEY_get_octet_string_param(signing_.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point, sizeof point,
                                           &point_size),
           "encoding the P-384 public key");
     if (point_size != sizeof point || point[0] != 4)
@@ -122,7 +138,7 @@ SLUICE_DECL void encryptor::encrypt(const keyring& ring, std::string_view plaint
   header_.clear();
   header_ += static_cast<char>(message_version);
   put_u16(header_, suite_id);
-  header_.append(reinterpret_cast<const char*>(message_id), message_id_size);
+  header_.append(reinterpret_cast<const char*>(message_id_.data()), message_id_size);
   put_u16(header_, static_cast<std::uint16_t>(serialized_context_.size()));
   header_ += serialized_context_;
   put_u16(header_, 1);
@@ -130,59 +146,135 @@ SLUICE_DECL void encryptor::encrypt(const keyring& ring, std::string_view plaint
   put_field(header_, edk.provider_info);
   put_field(header_, edk.ciphertext);
   header_ += static_cast<char>(content_type_framed);
-  put_u32(header_, static_cast<std::uint32_t>(frame));
+  put_u32(header_, static_cast<std::uint32_t>(frame_length_));
   header_.append(reinterpret_cast<const char*>(commit), commit_key_size);
-
-  constexpr std::size_t iv = aes_gcm::iv_size, tag = aes_gcm::tag_size;
-  const std::size_t total = header_.size() + tag + regular * (4 + iv + frame + tag) +
-                            (4 + 4 + iv + 4 + final_length + tag) + (signed_suite ? 2 + max_signature : 0);
-  // Grow only: a buffer reused from the previous object usually has the room already, and
-  // growing zero-fills only the new part.
-  if (message.size() < total) message.resize(total);
-  auto* const base = uc(message.data());
-  std::uint8_t* w = base;
-  std::memcpy(w, header_.data(), header_.size());
-  w += header_.size();
 
   // Header authentication: GCM over nothing with AAD = header body and a zero IV.
   gcm_.set_key(derived.data(), true);
-  static constexpr std::uint8_t zero_iv[iv] = {};
-  gcm_.seal(zero_iv, {base, header_.size()}, nullptr, 0, w, w);
-  w += tag;
+  static constexpr std::uint8_t zero_iv[aes_gcm::iv_size] = {};
+  std::uint8_t tag[aes_gcm::tag_size];
+  gcm_.seal(zero_iv, {uc(header_.data()), header_.size()}, nullptr, 0, tag, tag);
+  header_.append(reinterpret_cast<const char*>(tag), sizeof tag);
 
-  std::uint8_t aad[max_frame_aad];
-  const auto* in = uc(plaintext.data());
-  std::uint32_t sequence = 1;
-  for (std::uint64_t i = 0; i < regular; ++i, ++sequence) {
-    store_u32(w, sequence);
-    frame_iv(w + 4, sequence);
-    std::size_t aad_size = frame_aad(aad, message_id, false, sequence, frame);
-    gcm_.seal(w + 4, {aad, aad_size}, in, frame, w + 4 + iv, w + 4 + iv + frame);
-    in += frame;
-    w += 4 + iv + frame + tag;
-  }
-  store_u32(w, final_frame_marker);
-  store_u32(w + 4, sequence);
-  frame_iv(w + 8, sequence);
-  store_u32(w + 8 + iv, static_cast<std::uint32_t>(final_length));
-  std::size_t aad_size = frame_aad(aad, message_id, true, sequence, final_length);
-  gcm_.seal(w + 8, {aad, aad_size}, in, final_length, w + 12 + iv, w + 12 + iv + final_length);
-  w += 12 + iv + final_length + tag;
-
-  if (signed_suite) {
-    // Footer: u16 length ‖ DER ECDSA signature over SHA-384(header ‖ body).
-    std::size_t signed_size = static_cast<std::size_t>(w - base);
-    std::size_t sig_size = max_signature;
-    // Reset first: a context re-initialised after a one-shot sign would keep the previous key.
+  if (signed_) {
+    // The footer signs SHA-384(header ‖ body): the digest takes each output as it is made.
+    // Reset first: a context re-initialised after a finished signature would keep the old key.
     EVP_MD_CTX_reset(sign_.get());
-    check(EVP_DigestSignInit_ex(sign_.get(), nullptr, "SHA384", nullptr, nullptr, signing.get(), nullptr),
+    check(EVP_DigestSignInit_ex(sign_.get(), nullptr, "SHA384", nullptr, nullptr, signing_.get(), nullptr),
           "EVP_DigestSignInit_ex");
-    check(EVP_DigestSign(sign_.get(), w + 2, &sig_size, base, signed_size), "ECDSA P-384 signing");
-    w[0] = static_cast<std::uint8_t>(sig_size >> 8);
-    w[1] = static_cast<std::uint8_t>(sig_size & 0xff);
-    w += 2 + sig_size;
   }
-  message.resize(static_cast<std::size_t>(w - base));
+  sequence_ = 1;
+  header_pending_ = true;
+  open_ = true;
+}
+
+SLUICE_DECL void encryptor::write(std::string_view plaintext, std::string& out) { emit(plaintext, out, false); }
+
+SLUICE_DECL void encryptor::finish(std::string_view plaintext, std::string& out) { emit(plaintext, out, true); }
+
+SLUICE_DECL void encryptor::emit(std::string_view plaintext, std::string& out, bool last) {
+  using namespace detail;
+  // Sealing without an open message would reuse a finished message's key and IVs.
+  if (!open_)
+    throw std::logic_error(std::string("crypto::encryptor::") + (last ? "finish" : "write") +
+                           ": no message is open; call begin() first");
+  constexpr std::size_t iv = aes_gcm::iv_size, tag = aes_gcm::tag_size;
+  const std::size_t frame = static_cast<std::size_t>(frame_length_);
+  const std::size_t held = partial_.size();
+  const std::uint64_t total = std::uint64_t{held} + plaintext.size();
+  // Before the end, every complete frame goes out (client-apis/encrypt.md: "process as much of
+  // the consumable bytes as possible"); at the end, the last 1..frame bytes make the final frame.
+  std::uint64_t regular = total / frame;
+  std::size_t final_length = 0;
+  if (last) {
+    regular = total == 0 ? 0 : (total - 1) / frame;
+    final_length = static_cast<std::size_t>(total - regular * frame);
+  }
+  // Sequence numbers run to 0xFFFFFFFE: the final frame needs one after the regular frames.
+  if (regular > final_frame_marker - 1 - sequence_) {
+    open_ = false;
+    throw error(make_error_code(errc::record_too_large),
+                "crypto::encrypt: the message needs more than 2^32 - 2 frames of " + std::to_string(frame) +
+                    " bytes; use a larger frame_length");
+  }
+  try {
+    const std::size_t bound = (header_pending_ ? header_.size() : 0) +
+                              static_cast<std::size_t>(regular) * (4 + iv + frame + tag) +
+                              (last ? 4 + 4 + iv + 4 + final_length + tag + (signed_ ? 2 + max_signature : 0) : 0);
+    // Grow only: a buffer reused from the previous call usually has the room already, and
+    // growing zero-fills only the new part.
+    if (out.size() < bound) out.resize(bound);
+    auto* const base = uc(out.data());
+    std::uint8_t* w = base;
+    if (header_pending_) {
+      std::memcpy(w, header_.data(), header_.size());
+      w += header_.size();
+      header_pending_ = false;
+    }
+
+    std::uint8_t aad[max_frame_aad];
+    auto seal_regular = [&](const std::uint8_t* in) {
+      store_u32(w, sequence_);
+      frame_iv(w + 4, sequence_);
+      std::size_t aad_size = frame_aad(aad, message_id_.data(), false, sequence_, frame);
+      gcm_.seal(w + 4, {aad, aad_size}, in, frame, w + 4 + iv, w + 4 + iv + frame);
+      w += 4 + iv + frame + tag;
+      ++sequence_;
+    };
+    const auto* in = uc(plaintext.data());
+    std::size_t left = plaintext.size();
+    if (regular > 0 && held > 0) {
+      // The waiting bytes and the head of the input make the first frame.
+      const std::size_t need = frame - held;
+      append_capped(partial_, plaintext.substr(0, need), frame);
+      in += need;
+      left -= need;
+      seal_regular(uc(partial_.data()));
+      partial_.clear();
+      --regular;
+    }
+    // Frames the input fills alone are sealed from it, without a copy.
+    for (; regular > 0; --regular, in += frame, left -= frame) seal_regular(in);
+
+    const std::string_view rest = plaintext.substr(plaintext.size() - left);
+    if (!last) {
+      append_capped(partial_, rest, frame);
+    } else {
+      const std::uint8_t* content = in;
+      if (!partial_.empty()) {  // no regular frame took the waiting bytes: they open the final frame
+        append_capped(partial_, rest, frame);
+        content = uc(partial_.data());
+      }
+      store_u32(w, final_frame_marker);
+      store_u32(w + 4, sequence_);
+      frame_iv(w + 8, sequence_);
+      store_u32(w + 8 + iv, static_cast<std::uint32_t>(final_length));
+      std::size_t aad_size = frame_aad(aad, message_id_.data(), true, sequence_, final_length);
+      gcm_.seal(w + 8, {aad, aad_size}, content, final_length, w + 12 + iv, w + 12 + iv + final_length);
+      w += 12 + iv + final_length + tag;
+      partial_.clear();
+    }
+
+    if (signed_) {
+      check(EVP_DigestSignUpdate(sign_.get(), base, static_cast<std::size_t>(w - base)), "EVP_DigestSignUpdate");
+      if (last) {
+        // Footer: u16 length ‖ DER ECDSA signature over SHA-384(header ‖ body).
+        std::size_t sig_size = max_signature;
+        check(EVP_DigestSignFinal(sign_.get(), w + 2, &sig_size), "ECDSA P-384 signing");
+        w[0] = static_cast<std::uint8_t>(sig_size >> 8);
+        w[1] = static_cast<std::uint8_t>(sig_size & 0xff);
+        w += 2 + sig_size;
+        signing_.reset();
+      }
+    }
+    out.resize(static_cast<std::size_t>(w - base));
+    if (last) open_ = false;
+  } catch (...) {
+    // A half-made output cannot be resumed: the message is abandoned.
+    open_ = false;
+    partial_.clear();
+    throw;
+  }
 }
 
 // ---- decryptor ---------------------------------------------------------------------------------
@@ -466,8 +558,8 @@ SLUICE_DECL void envelope::validate() const {
   for (const auto& kv : context)
     if (kv.first.starts_with("sluice:"))
       throw config_error("crypto::envelope.context[\"" + kv.first +
-                         "\"]: keys starting with `sluice:` are reserved (the stage sets sluice:stream, "
-                         "sluice:partition and sluice:records)");
+                         "\"]: keys starting with `sluice:` are reserved (the stage sets sluice:stream "
+                         "and sluice:partition)");
 }
 
 SLUICE_DECL std::string envelope::context_json(const std::map<std::string, std::string>& context) {

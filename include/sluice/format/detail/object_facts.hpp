@@ -7,6 +7,7 @@
 #include <sluice/core/recycler.hpp>
 
 #include <chrono>
+#include <string>
 
 namespace sluice::format::detail {
 
@@ -38,12 +39,22 @@ inline void begin_object(run_context& ctx, const record_batch& batch, object& o,
   o.record_bytes = 0;
   o.first_event_time = o.last_event_time = {};
   o.opened_at = batch.opened_at();
+  o.piece = batch.piece();
   o.arrival_time = std::chrono::system_clock::now() -
                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
                        batch.opened_at() == std::chrono::steady_clock::time_point{}
                            ? std::chrono::steady_clock::duration{}
                            : std::chrono::steady_clock::now() - batch.opened_at());
   if (o.partition.empty() && batch.size() > 0) o.partition = std::string(batch[0].partition);
+}
+/// Ends a formatted object and says whether it goes on: a whole object without records is
+/// dropped, a piece of a streamed object always goes on (even empty: it may be the piece that
+/// ends its object). A body without records keeps its buffer here, as the stage's spare.
+[[nodiscard]] inline bool end_object(object& o, std::string& spare) {
+  if (o.record_count > 0) return true;
+  spare.swap(o.body);
+  o.body.clear();
+  return !o.piece.whole();
 }
 /// Counts a record into the object: its cursor, bytes and event time.
 inline void add_record(object& o, const record_ref& r) {

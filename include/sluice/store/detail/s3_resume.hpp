@@ -3,6 +3,12 @@
 // What a multipart upload keeps on local disk so that a run killed mid-upload can finish it:
 // `<id>.json` (bucket, key, upload id, part size, size and SHA-256 of the bytes) and `<id>.body`
 // (the bytes). S3's ListParts says which parts it has; the rest are sent from the copy.
+//
+// A streamed object (object_piece) spools its pieces into `<id>.body` as they arrive and its
+// parts are read back from there. Its state file is written when its multipart upload starts,
+// marked `open`, and again when the last piece arrived, with the facts that go into its
+// metadata: a killed run's open uploads are aborted (their records come again from the source),
+// finished ones are completed.
 #include <sluice/core/config.hpp>
 #include <sluice/core/detail/file.hpp>
 #include <sluice/core/error.hpp>
@@ -14,6 +20,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -30,6 +37,12 @@ struct s3_resume_state {
   std::uint64_t size = 0;
   std::string sha256;  ///< hex, of the whole object
   std::filesystem::path state_file, body_file;
+  /// A streamed object: its metadata is set after CompleteMultipartUpload (see store::s3).
+  bool streamed = false;
+  /// A streamed object whose last piece never arrived: to abort.
+  bool open = false;
+  std::string content_type;
+  std::vector<std::pair<std::string, std::string>> metadata;  ///< x-amz-meta-* without the prefix
 };
 
 /// The resume folder of a store::s3 node.
@@ -50,15 +63,58 @@ class s3_resume_store {
              std::string_view body, const std::string& sha256) {
     auto [state, data] = paths(key);
     write_file(data, body);
-    boost::json::object o;
-    o["bucket"] = bucket;
-    o["key"] = key;
-    o["upload_id"] = upload_id;
-    o["part_size"] = part_size;
+    boost::json::object o = state_json(bucket, key, upload_id, part_size);
     o["size"] = body.size();
     o["sha256"] = sha256;
     // The state file last: one without its body file is never seen.
     write_file(state, boost::json::serialize(o));
+  }
+
+  /// Starts the spool file of a streamed object under `key` (empty; an old one is replaced).
+  void create_spool(const std::string& key) { write_file(paths(key).second, {}, false); }
+  /// Appends a piece to the spool file of `key`.
+  void append_spool(const std::string& key, std::string_view data) {
+    auto data_path = paths(key).second;
+    sluice::detail::unique_fd fd(::open(data_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    error_code ec = fd ? sluice::detail::write_all(fd.get(), data.data(), data.size())
+                       : sluice::detail::last_system_error();
+    if (ec) throw error(ec, "store::s3: writing spool file " + data_path.string());
+  }
+  /// Reads `size` bytes at `offset` of the spool file of `key` into `out`.
+  void read_spool(const std::string& key, std::uint64_t offset, std::size_t size, std::string& out) const {
+    auto data_path = paths(key).second;
+    sluice::detail::unique_fd fd(::open(data_path.c_str(), O_RDONLY | O_CLOEXEC));
+    error_code ec = fd ? error_code{} : sluice::detail::last_system_error();
+    out.resize(size);
+    for (std::size_t done = 0; !ec && done < size;) {
+      ssize_t n = ::pread(fd.get(), out.data() + done, size - done, static_cast<off_t>(offset + done));
+      if (n > 0) done += static_cast<std::size_t>(n);
+      else if (n == 0) ec = make_error_code(errc::truncated_object);
+      else if (errno != EINTR) ec = sluice::detail::last_system_error();
+    }
+    if (ec) throw error(ec, "store::s3: reading spool file " + data_path.string());
+  }
+  /// Records that the streamed object under `key` has a multipart upload whose last piece has
+  /// not arrived yet; an empty `upload_id` says one is being created.
+  void begin_stream(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                    std::size_t part_size) {
+    boost::json::object o = state_json(bucket, key, upload_id, part_size);
+    o["open"] = true;
+    write_file(paths(key).first, boost::json::serialize(o));
+  }
+  /// Records that every byte of the streamed object under `key` is in its spool file, with the
+  /// facts its metadata gets once the upload completes.
+  void end_stream(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                  std::size_t part_size, std::uint64_t size, const std::string& sha256, const std::string& content_type,
+                  const std::vector<std::pair<std::string, std::string>>& metadata) {
+    boost::json::object o = state_json(bucket, key, upload_id, part_size);
+    o["size"] = size;
+    o["sha256"] = sha256;
+    o["content_type"] = content_type;
+    boost::json::object m;
+    for (const auto& [name, value] : metadata) m[name] = value;
+    o["metadata"] = std::move(m);
+    write_file(paths(key).first, boost::json::serialize(o));
   }
 
   /// Forgets the upload of `key` (completed or aborted).
@@ -88,8 +144,17 @@ class s3_resume_store {
         s.key = boost::json::value_to<std::string>(o.at("key"));
         s.upload_id = boost::json::value_to<std::string>(o.at("upload_id"));
         s.part_size = boost::json::value_to<std::size_t>(o.at("part_size"));
-        s.size = boost::json::value_to<std::uint64_t>(o.at("size"));
-        s.sha256 = boost::json::value_to<std::string>(o.at("sha256"));
+        s.open = o.contains("open");
+        s.streamed = s.open || o.contains("metadata");
+        if (!s.open) {
+          s.size = boost::json::value_to<std::uint64_t>(o.at("size"));
+          s.sha256 = boost::json::value_to<std::string>(o.at("sha256"));
+        }
+        if (s.streamed && !s.open) {
+          s.content_type = boost::json::value_to<std::string>(o.at("content_type"));
+          for (const auto& [name, value] : o.at("metadata").as_object())
+            s.metadata.emplace_back(std::string(name), boost::json::value_to<std::string>(value));
+        }
       } catch (const std::exception&) {
         continue;
       }
@@ -119,12 +184,32 @@ class s3_resume_store {
   [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_; }
 
  private:
+  /// What every state file holds.
+  static boost::json::object state_json(const std::string& bucket, const std::string& key, const std::string& upload_id,
+                                   std::size_t part_size) {
+    boost::json::object o;
+    o["bucket"] = bucket;
+    o["key"] = key;
+    o["upload_id"] = upload_id;
+    o["part_size"] = part_size;
+    return o;
+  }
+
   std::pair<std::filesystem::path, std::filesystem::path> paths(const std::string& key) const {
     std::string id = crypto::sha256_hex(key).substr(0, 32);
     return {dir_ / (id + ".json"), dir_ / (id + ".body")};
   }
 
-  static void write_file(const std::filesystem::path& path, std::string_view data) {
+  /// Writes `path` whole: through a temporary file and a rename (`atomic`), so a reader never
+  /// sees half a state file.
+  static void write_file(const std::filesystem::path& path, std::string_view data, bool atomic = true) {
+    if (!atomic) {
+      sluice::detail::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      error_code ec = fd ? sluice::detail::write_all(fd.get(), data.data(), data.size())
+                         : sluice::detail::last_system_error();
+      if (ec) throw error(ec, "store::s3: writing " + path.string());
+      return;
+    }
     std::filesystem::path tmp = path;
     tmp += ".tmp";
     sluice::detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));

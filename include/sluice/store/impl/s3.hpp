@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <exception>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -41,41 +42,53 @@ class s3::node {
   node(const node&) = delete;
   node& operator=(const node&) = delete;
   ~node() {
-    // Lets what is in flight finish (acknowledged when it succeeds); nothing new starts.
-    std::unique_lock lock(mutex_);
-    idle_.wait(lock, [&] { return uploads_.empty(); });
+    // Lets what is in flight finish (acknowledged when it succeeds); nothing new starts. A
+    // streamed object whose last piece never came cannot finish: its upload is aborted.
+    std::vector<std::shared_ptr<upload>> unfinished;
+    {
+      std::unique_lock lock(mutex_);
+      for (auto& [id, u] : streams_) {
+        u->failed = true;  // no more parts start
+        unfinished.push_back(u);
+        uploads_.remove(u);
+      }
+      idle_.wait(lock, [&] { return uploads_.empty() && in_flight_ == 0; });
+    }
+    for (auto& u : unfinished) {
+      try {
+        if (!u->upload_id.empty()) client_.abort_multipart_upload(where_.bucket, u->key, u->upload_id);
+      } catch (const std::exception&) {
+        // Left for `sluice s3 uploads --abort`; its records were never acknowledged.
+      }
+      if (!u->skip) spool().end(u->key);
+    }
+    if (temporary_spool_) {
+      std::error_code ec;
+      std::filesystem::remove_all(temporary_spool_->dir(), ec);
+    }
   }
 
   void push(object&& o) {
     rethrow_failure();
-    if (auto ec = key_.render(o, ctx_.tracker(), key_buf_)) {
-      reject_unkeyable(ctx_, o, ec, key_buf_, key_.text(), "store::s3");
+    if (!o.piece.whole()) return push_piece(std::move(o));
+    std::string full_key;
+    if (auto ec = key_for(o, full_key)) {
+      reject_unkeyable(ctx_, o, ec, full_key, key_.text(), "store::s3");
       return;
     }
-    std::string full_key = where_.prefix + key_buf_;
-    if (full_key.size() > max_key_bytes) {
-      reject_unkeyable(ctx_, o, make_error_code(boost::system::errc::filename_too_long), full_key, key_.text(),
-                       "store::s3");
-      return;
-    }
-    o.key = key_buf_;
     auto u = std::make_shared<upload>();
     u->key = std::move(full_key);
     u->size = o.body.size();
-    u->info = describe(o, crypto::compute_checksums(o.body, sha_), ctx_.tracker());
+    u->info = describe(o, crypto::compute_checksums(o.body, checksums_), ctx_.tracker());
     u->info.key = u->key;
     u->o = std::move(o);
     {
       std::unique_lock lock(mutex_);
-      // Memory bound: wait while the bytes in flight would pass the budget (one object alone
-      // may exceed it).
-      room_.wait(lock, [&] { return failure_ || held_bytes_ == 0 || held_bytes_ + u->size <= budget_; });
-      if (failure_) std::rethrow_exception(failure_);
-      held_bytes_ += u->size;
+      hold(lock, *u);
       uploads_.push_back(u);
     }
     try {
-      if (exists_already(*u)) {
+      if (exists_already(*u, false)) {
         finish(u, true);
         return;
       }
@@ -91,7 +104,7 @@ class s3::node {
   /// Waits until every object handed over is stored and acknowledged.
   void flush() {
     std::unique_lock lock(mutex_);
-    idle_.wait(lock, [&] { return uploads_.empty(); });
+    idle_.wait(lock, [&] { return uploads_.empty() && in_flight_ == 0; });
     lock.unlock();
     rethrow_failure();
   }
@@ -99,8 +112,220 @@ class s3::node {
 
   /// Objects found already stored (a replay) and acknowledged without a write.
   [[nodiscard]] std::uint64_t skipped_existing() const noexcept { return skipped_existing_; }
+  /// The most body bytes held in memory at once so far (objects and streamed parts in flight):
+  /// what the memory budget bounds.
+  [[nodiscard]] std::uint64_t peak_held_bytes() {
+    std::lock_guard lock(mutex_);
+    return peak_held_bytes_;
+  }
 
  private:
+  struct upload;
+
+  // ---- streamed objects (object_piece) ----------------------------------------------------
+  //
+  // The pieces of an object are appended to a spool file (in the resume folder, or a temporary
+  // one) as they come; a part is cut each time `part_size` bytes have gathered past
+  // `multipart_threshold`, and read back from the spool when it is sent, so memory holds only
+  // the parts in flight whatever the number of open objects. An object that ends at or below
+  // the threshold goes up as one PutObject with its facts. A multipart object gets its facts
+  // (x-amz-meta-*) after CompleteMultipartUpload, by copying it onto itself with
+  // `x-amz-metadata-directive: REPLACE` (server-side, no bytes sent again): S3 takes metadata
+  // only when an upload starts, before its size and checksums are known. Until then a reader
+  // sees an object without sluice's facts and treats it as incomplete.
+
+  /// Renders the full key of `o` (prefix included) into `full_key`; on error, `full_key` is the
+  /// text the error names.
+  error_code key_for(object& o, std::string& full_key) {
+    if (auto ec = key_.render(o, ctx_.tracker(), key_buf_)) {
+      full_key = key_buf_;
+      return ec;
+    }
+    full_key = where_.prefix + key_buf_;
+    if (full_key.size() > max_key_bytes) return make_error_code(boost::system::errc::filename_too_long);
+    o.key = key_buf_;
+    return {};
+  }
+
+  void push_piece(object&& o) {
+    const std::uint64_t id = o.piece.object_id;
+    if (o.piece.first) return open_stream(std::move(o));
+    if (auto r = unkeyable_.find(id); r != unkeyable_.end()) {
+      // Its first piece went to the error output: so do the others.
+      reject_unkeyable(ctx_, o, r->second.first, r->second.second, key_.text(), "store::s3");
+      if (o.piece.last) unkeyable_.erase(r);
+      return;
+    }
+    auto it = streams_.find(id);
+    if (it == streams_.end())
+      throw error(make_error_code(errc::invalid_record),
+                  "store::s3: a piece of object " + std::to_string(id) + " came without its first piece");
+    std::shared_ptr<upload> u = it->second;
+    add_piece_facts(u->o, o);
+    spool_piece(u, std::move(o.body));
+    if (o.piece.last) {
+      streams_.erase(it);
+      end_stream(u);
+    } else {
+      cut_parts(u);
+    }
+  }
+
+  void open_stream(object&& o) {
+    std::string full_key;
+    if (auto ec = key_for(o, full_key)) {
+      reject_unkeyable(ctx_, o, ec, full_key, key_.text(), "store::s3");
+      if (!o.piece.last) unkeyable_[o.piece.object_id] = {ec, full_key};
+      return;
+    }
+    auto u = std::make_shared<upload>();
+    u->key = std::move(full_key);
+    u->ended = false;
+    std::string body = std::move(o.body);
+    u->o = std::move(o);
+    u->o.body.clear();
+    {
+      std::lock_guard lock(mutex_);
+      if (failure_) std::rethrow_exception(failure_);
+      uploads_.push_back(u);
+    }
+    try {
+      u->skip = exists_already(*u, true);
+      if (!u->skip) spool().create_spool(u->key);
+    } catch (...) {
+      finish(u, false);
+      throw;
+    }
+    streams_[u->o.piece.object_id] = u;
+    spool_piece(u, std::move(body));
+    cut_parts(u);
+  }
+
+  void spool_piece(const std::shared_ptr<upload>& u, std::string&& body) {
+    if (!u->skip && !body.empty()) {
+      spool().append_spool(u->key, body);
+      u->sums.update(body);
+      u->size += body.size();
+    }
+    give_recycled(std::move(body));
+  }
+
+  /// Starts the multipart upload once the object passed multipart_threshold, cuts every full
+  /// part (and with `last`, the rest), sends them, and waits while more parts wait to start than
+  /// `concurrency`: the spool holds little more than what is in flight.
+  void cut_parts(const std::shared_ptr<upload>& u, bool last = false) {
+    if (u->skip) return;
+    if (u->upload_id.empty()) {
+      if (u->size <= config_.multipart_threshold) return;  // may still go up as one PutObject
+      detail::header_list h = object_headers(stored_content_type(u->o.content_type, u->o.encryption), {});
+      if (auto algo = checksum_algorithm(); !algo.empty()) h.emplace_back("x-amz-checksum-algorithm", algo);
+      // Recorded before it exists too: a run killed between the two leaves an upload whose id
+      // only the server knows, and the next start finds it by its key.
+      if (resume_) resume_->begin_stream(where_.bucket, u->key, {}, config_.part_size);
+      u->upload_id = client_.create_multipart_upload(where_.bucket, u->key, std::move(h));
+      u->streamed = true;
+      if (resume_) resume_->begin_stream(where_.bucket, u->key, u->upload_id, config_.part_size);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      while (u->size - u->assigned >= config_.part_size || (last && u->size > u->assigned)) {
+        std::uint64_t n = std::min<std::uint64_t>(config_.part_size, u->size - u->assigned);
+        s3_part p;
+        p.number = static_cast<int>(u->parts.size() + 1);
+        p.size = n;
+        u->parts.push_back(std::move(p));
+        u->assigned += n;
+        ++waiting_parts_;
+      }
+      if (u->parts.size() > 10'000)
+        throw error(make_error_code(errc::record_too_large),
+                    "store::s3: " + where(u->key) + " would need more than 10,000 parts of store::s3.part_size = " +
+                        std::to_string(config_.part_size) + " bytes");
+      u->part_count = u->parts.size();
+      if (last) u->ended = true;
+    }
+    pump();
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return failure_ || waiting_parts_ <= config_.concurrency; });
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+  /// The last piece came: a small object goes up whole, a multipart one sends its last part and
+  /// completes when every part is stored.
+  void end_stream(const std::shared_ptr<upload>& u) {
+    if (u->skip) {
+      ++skipped_existing_;
+      finish(u, true);
+      return;
+    }
+    u->info = describe(u->o, u->sums.finish(), ctx_.tracker());
+    u->info.key = u->key;
+    if (u->upload_id.empty()) {
+      u->o.body = take_recycled<std::string>(u->size);
+      spool().read_spool(u->key, 0, u->size, u->o.body);
+      spool().end(u->key);
+      {
+        std::unique_lock lock(mutex_);
+        hold(lock, *u);
+        u->ended = true;
+        u->part_count = 1;
+      }
+      pump();
+      return;
+    }
+    if (resume_)
+      resume_->end_stream(where_.bucket, u->key, u->upload_id, config_.part_size, u->size, u->info.sha256,
+                          stored_content_type(u->info.content_type, u->info.encryption), to_metadata(u->info));
+    cut_parts(u, true);
+    maybe_complete(u);
+  }
+
+  /// Reserves the memory of a whole object `u`: waits while the bytes in flight would pass the
+  /// budget (one object alone may exceed it).
+  void hold(std::unique_lock<std::mutex>& lock, upload& u) {
+    room_.wait(lock, [&] { return failure_ || held_bytes_ == 0 || held_bytes_ + u.size <= budget_; });
+    if (failure_) std::rethrow_exception(failure_);
+    held_bytes_ += u.size;
+    peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
+    u.held = u.size;
+  }
+
+  /// The spool of streamed objects: the resume folder, or a temporary folder without one.
+  detail::s3_resume_store& spool() {
+    std::lock_guard lock(spool_mutex_);
+    if (resume_) return *resume_;
+    if (!temporary_spool_) {
+      auto dir = std::filesystem::temp_directory_path() / ("sluice-s3-spool-" + crypto::to_hex(random_id()));
+      temporary_spool_ = std::make_unique<detail::s3_resume_store>(dir);
+    }
+    return *temporary_spool_;
+  }
+
+  /// Completes `u` once its last part is cut and every part is stored.
+  void maybe_complete(const std::shared_ptr<upload>& u) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!u->ended || u->failed || u->completing || u->parts_done != u->part_count) return;
+      u->completing = true;
+    }
+    complete(u);
+  }
+
+  /// CopyObject of `key` onto itself with its metadata replaced, only if it is still the object
+  /// just completed (`etag`): how a streamed object gets its facts.
+  s3_call replace_metadata_call(const std::string& key, const std::string& content_type,
+                                const std::vector<std::pair<std::string, std::string>>& metadata,
+                                const std::string& etag) const {
+    s3_call c{.method = "PUT", .bucket = where_.bucket, .key = key, .headers = object_headers(content_type, metadata),
+              .send_body = true, .error_in_ok_answer = true};
+    c.headers.emplace_back("x-amz-copy-source", "/" + where_.bucket + "/" + s3_client::uri_encode(key, true));
+    c.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
+    if (!config_.tags.empty()) c.headers.emplace_back("x-amz-tagging-directive", "REPLACE");
+    if (!etag.empty()) c.headers.emplace_back("x-amz-copy-source-if-match", etag);
+    c.headers.insert(c.headers.end(), copy_source_sse_c_headers_.begin(), copy_source_sse_c_headers_.end());
+    return c;
+  }
+
   struct upload {
     object o;                 // the body until the upload is done
     std::string key;          // the full key, prefix included
@@ -110,8 +335,17 @@ class s3::node {
     std::size_t part_count = 0;
     std::size_t next_part = 0;
     std::size_t parts_done = 0;
-    std::vector<s3_part> parts;
+    std::vector<s3_part> parts;  // guarded by mutex_: a streamed object cuts parts while others finish
     bool failed = false;
+    bool ended = true;       // part_count is final (false while a streamed object still grows)
+    bool completing = false;
+    std::uint64_t held = 0;  // bytes of held_bytes_ this upload's body counts for
+    // Streamed objects:
+    bool streamed = false;   // multipart from the spool, metadata set after completion
+    bool skip = false;       // stored already (a replay): pieces are only counted
+    std::uint64_t assigned = 0;                       // spooled bytes given to parts
+    crypto::object_checksummer sums;                  // of the bytes spooled so far
+    std::map<std::size_t, std::string> part_bodies;   // streamed parts in flight, read from the spool
   };
 
   [[nodiscard]] std::string where(const std::string& key) const {
@@ -138,6 +372,8 @@ class s3::node {
       sse_c_headers_.emplace_back("x-amz-server-side-encryption-customer-key", crypto::to_base64(e.customer_key));
       sse_c_headers_.emplace_back("x-amz-server-side-encryption-customer-key-md5",
                                   s3_client::md5_base64(e.customer_key));
+      for (const auto& [name, value] : sse_c_headers_)  // x-amz-copy-source-server-side-encryption-...
+        copy_source_sse_c_headers_.emplace_back("x-amz-copy-source-" + name.substr(6), value);
     }
     if (!config_.storage_class.empty()) write_headers_.emplace_back("x-amz-storage-class", config_.storage_class);
     if (!config_.acl.empty()) write_headers_.emplace_back("x-amz-acl", config_.acl);
@@ -151,15 +387,21 @@ class s3::node {
     }
   }
 
+  /// The content type an object is stored with: its format's, unless it is encrypted.
+  static std::string stored_content_type(const std::string& type, const std::string& encryption) {
+    return encryption.empty() && !type.empty() ? type : "application/octet-stream";
+  }
   /// The headers of PutObject or CreateMultipartUpload for `u`.
   detail::header_list object_headers(const upload& u) const {
+    return object_headers(stored_content_type(u.info.content_type, u.info.encryption), to_metadata(u.info));
+  }
+  detail::header_list object_headers(const std::string& content_type,
+                                     const std::vector<std::pair<std::string, std::string>>& metadata) const {
     detail::header_list h = write_headers_;
     h.insert(h.end(), sse_headers_.begin(), sse_headers_.end());
     h.insert(h.end(), sse_c_headers_.begin(), sse_c_headers_.end());
-    h.emplace_back("content-type", u.info.encryption.empty() && !u.info.content_type.empty()
-                                       ? u.info.content_type
-                                       : "application/octet-stream");
-    for (auto& [name, value] : to_metadata(u.info)) h.emplace_back("x-amz-meta-" + name, std::move(value));
+    h.emplace_back("content-type", content_type);
+    for (const auto& [name, value] : metadata) h.emplace_back("x-amz-meta-" + name, value);
     return h;
   }
 
@@ -250,11 +492,15 @@ class s3::node {
   /// Whether the key is stored already (a replay): HEAD when the mode asks for it, and always
   /// before a multipart upload (servers that honour If-None-Match on PutObject may ignore it on
   /// CompleteMultipartUpload).
-  bool exists_already(const upload& u) {
+  /// A streamed object (`streamed`) is always checked: it may become a multipart upload. An
+  /// object without sluice's facts is one whose metadata was never set (replace_metadata
+  /// failed): it is written again.
+  bool exists_already(const upload& u, bool streamed) {
     if (config_.conditional == s3_conditional::off) return false;
-    if (!head_first_ && u.size <= config_.multipart_threshold) return false;
-    if (!client_.head_object(where_.bucket, u.key, sse_c_headers_)) return false;
-    ++skipped_existing_;
+    if (!streamed && !head_first_ && u.size <= config_.multipart_threshold) return false;
+    auto head = client_.head_object(where_.bucket, u.key, sse_c_headers_);
+    if (!head || !head->metadata.contains("sha256")) return false;
+    if (!streamed) ++skipped_existing_;
     return true;
   }
 
@@ -277,10 +523,19 @@ class s3::node {
       std::lock_guard lock(mutex_);
       for (auto& u : uploads_) {
         while (in_flight_ < config_.concurrency && !u->failed && u->part_count > 0 && u->next_part < u->part_count) {
+          if (u->streamed) {
+            // A streamed part is read into memory when it starts: it counts against the budget.
+            std::uint64_t n = u->parts[u->next_part].size;
+            if (held_bytes_ != 0 && held_bytes_ + n > budget_) break;
+            held_bytes_ += n;
+            peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
+            --waiting_parts_;
+          }
           to_start.emplace_back(u, u->next_part++);
           ++in_flight_;
         }
       }
+      if (!to_start.empty()) room_.notify_all();
     }
     for (auto& [u, index] : to_start) start_request(u, index);
   }
@@ -299,21 +554,50 @@ class s3::node {
       }
     } else {
       std::size_t offset = index * config_.part_size;
-      c.body = std::string_view(u->o.body).substr(offset, config_.part_size);
+      if (u->streamed) {
+        std::string body = take_recycled<std::string>(config_.part_size);
+        std::size_t size;
+        {
+          std::lock_guard lock(mutex_);
+          size = u->parts[index].size;
+        }
+        try {
+          spool().read_spool(u->key, offset, size, body);
+        } catch (...) {
+          part_done(u, index);
+          fail(u, std::current_exception());
+          return;
+        }
+        std::lock_guard lock(mutex_);
+        c.body = u->part_bodies[index] = std::move(body);
+      } else {
+        c.body = std::string_view(u->o.body).substr(offset, config_.part_size);
+      }
       c.query = {{"partNumber", std::to_string(index + 1)}, {"uploadId", u->upload_id}};
       c.headers = sse_c_headers_;
-      u->parts[index].number = static_cast<int>(index + 1);
-      u->parts[index].size = c.body.size();
-      add_checksum(c, &u->parts[index]);
+      s3_part part{.number = static_cast<int>(index + 1), .size = c.body.size()};
+      add_checksum(c, &part);
+      std::lock_guard lock(mutex_);
+      u->parts[index] = std::move(part);
     }
     client_.send_async(std::move(c), [this, u, index](s3_result&& r) { request_done(u, index, std::move(r)); });
   }
 
-  void request_done(const std::shared_ptr<upload>& u, std::size_t index, s3_result&& r) {
-    {
-      std::lock_guard lock(mutex_);
-      --in_flight_;
+  /// A request of `u` is over: its slot and, for a streamed part, its memory are free again.
+  void part_done(const std::shared_ptr<upload>& u, std::size_t index) {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+    if (u->streamed) held_bytes_ -= u->parts[index].size;
+    if (auto it = u->part_bodies.find(index); it != u->part_bodies.end()) {
+      give_recycled(std::move(it->second));
+      u->part_bodies.erase(it);
     }
+    room_.notify_all();
+    if (uploads_.empty() && in_flight_ == 0) idle_.notify_all();
+  }
+
+  void request_done(const std::shared_ptr<upload>& u, std::size_t index, s3_result&& r) {
+    part_done(u, index);
     if (r.failure) {
       fail(u, r.failure);
       pump();
@@ -325,13 +609,12 @@ class s3::node {
       pump();
       return;
     }
-    u->parts[index].etag = r.response.header("etag");
-    bool all_done;
     {
       std::lock_guard lock(mutex_);
-      all_done = ++u->parts_done == u->part_count;
+      u->parts[index].etag = r.response.header("etag");
+      ++u->parts_done;
     }
-    if (all_done) complete(u);
+    maybe_complete(u);
     pump();
   }
 
@@ -344,9 +627,27 @@ class s3::node {
                                                 fail(u, r.failure);
                                                 return;
                                               }
+                                              if (u->streamed) return replace_metadata(u, r.response.body);
                                               if (resume_) resume_->end(u->key);
                                               finish(u, true);
                                             });
+  }
+
+  /// The streamed object `u` is complete (`answer`: CompleteMultipartUpload's): gives it its
+  /// facts, then acknowledges it.
+  void replace_metadata(const std::shared_ptr<upload>& u, const std::string& answer) {
+    s3_call c = replace_metadata_call(u->key, stored_content_type(u->info.content_type, u->info.encryption),
+                                      to_metadata(u->info), detail::xml_text(answer, "ETag"));
+    client_.send_async(std::move(c), [this, u](s3_result&& r) {
+      if (r.failure) {
+        // The object stays without its facts (a reader sees it incomplete) and its records
+        // come again; the replay finds no facts and writes it again.
+        fail(u, r.failure);
+        return;
+      }
+      spool().end(u->key);
+      finish(u, true);
+    });
   }
 
   /// A request failed for good: the upload is aborted (a clean failure leaves no parts behind)
@@ -365,10 +666,11 @@ class s3::node {
       s3_call c{.method = "DELETE", .bucket = where_.bucket, .key = u->key, .query = {{"uploadId", u->upload_id}}};
       c.accept = [](const detail::http_response& r) { return r.status == 404; };
       client_.send_async(std::move(c), [this, u](s3_result&&) {
-        if (resume_) resume_->end(u->key);
+        if (u->streamed || resume_) spool().end(u->key);
         finish(u, false);
       });
     } else {
+      if (!u->o.piece.whole() && !u->skip) spool().end(u->key);
       finish(u, false);
     }
   }
@@ -379,10 +681,11 @@ class s3::node {
     auto it = std::find(uploads_.begin(), uploads_.end(), u);
     if (it == uploads_.end()) return;
     uploads_.erase(it);
-    held_bytes_ -= u->size;
+    held_bytes_ -= u->held;
+    u->held = 0;
     if (stored) give_recycled(std::move(u->o.body));
     room_.notify_all();
-    if (uploads_.empty()) idle_.notify_all();
+    if (uploads_.empty() && in_flight_ == 0) idle_.notify_all();
   }
 
   void rethrow_failure() {
@@ -395,6 +698,18 @@ class s3::node {
   /// the source (they were never acknowledged) and then find their key stored.
   void resume_uploads() {
     for (detail::s3_resume_state& st : resume_->pending(where_.bucket)) {
+      if (st.open) {
+        ctx_.log("store::s3", "aborting the upload of " + where(st.key) +
+                                  ": the run that streamed it stopped before its last piece (its records come again)");
+        if (!st.upload_id.empty()) {
+          client_.abort_multipart_upload(where_.bucket, st.key, st.upload_id);
+        } else {
+          for (const s3_upload& up : client_.list_multipart_uploads(where_.bucket, st.key))
+            if (up.key == st.key) client_.abort_multipart_upload(where_.bucket, st.key, up.upload_id);
+        }
+        resume_->end(st.key);
+        continue;
+      }
       std::string body;
       std::string why;
       if (!resume_->load_body(st, body, why)) {
@@ -405,6 +720,7 @@ class s3::node {
       }
       auto listed = client_.list_parts(where_.bucket, st.key, st.upload_id);
       if (!listed) {  // completed or aborted before the crash
+        if (st.streamed) replace_metadata_after_restart(st, {});
         resume_->end(st.key);
         continue;
       }
@@ -430,32 +746,48 @@ class s3::node {
                   .headers = std::move(h), .body = piece, .send_body = true};
         parts[i].etag = client_.send(std::move(c)).header("etag");
       }
-      client_.complete_multipart_upload(where_.bucket, st.key, st.upload_id, parts, checksum_algorithm(),
-                                        sse_c_headers_);
+      std::string etag = client_.complete_multipart_upload(where_.bucket, st.key, st.upload_id, parts,
+                                                           checksum_algorithm(), sse_c_headers_);
+      if (st.streamed) replace_metadata_after_restart(st, etag);
       resume_->end(st.key);
       ctx_.log("store::s3", "resumed the multipart upload of " + where(st.key) + ": " + std::to_string(reused) +
                                 " of " + std::to_string(count) + " parts were stored already");
     }
   }
 
+  /// Gives a streamed object completed by an earlier run (or just now) its facts; an object that
+  /// is not there (its upload was aborted) needs none.
+  void replace_metadata_after_restart(const detail::s3_resume_state& st, const std::string& etag) {
+    s3_call c = replace_metadata_call(st.key, st.content_type, st.metadata, etag);
+    c.accept = [](const detail::http_response& r) { return r.status == 404; };
+    client_.send(std::move(c));
+  }
+
   run_context& ctx_;
   const s3& config_;
   s3_location where_;
   key_template key_;
-  crypto::sha256 sha_;
+  crypto::object_checksummer checksums_;
   std::string key_buf_;
-  detail::header_list sse_headers_, sse_c_headers_, write_headers_;
+  detail::header_list sse_headers_, sse_c_headers_, copy_source_sse_c_headers_, write_headers_;
   bool use_if_none_match_ = false;
   bool head_first_ = false;
   std::unique_ptr<detail::s3_resume_store> resume_;
+  std::mutex spool_mutex_;
+  std::unique_ptr<detail::s3_resume_store> temporary_spool_;  // streamed objects' spool without resume_
+  // Streamed objects by object_id while their pieces come (used by the pushing thread only).
+  std::map<std::uint64_t, std::shared_ptr<upload>> streams_;
+  std::map<std::uint64_t, std::pair<error_code, std::string>> unkeyable_;
   std::atomic<std::uint64_t> skipped_existing_{0};
 
   std::mutex mutex_;
   std::condition_variable room_, idle_;
   std::list<std::shared_ptr<upload>> uploads_;
   std::uint64_t held_bytes_ = 0;
+  std::uint64_t peak_held_bytes_ = 0;
   std::uint64_t budget_ = 0;
   unsigned in_flight_ = 0;
+  std::size_t waiting_parts_ = 0;  // streamed parts cut but not started
   std::exception_ptr failure_;
   s3_client client_;  // last: destroyed first, so its thread stops before what completions use
 };
