@@ -70,10 +70,13 @@ int main(int argc, char** argv) try {
   auto keys = std::make_shared<crypto::local_keyring>(keyring_file);
 
   // The pipeline is one type per sink, so each kind of lake is its own instantiation of this.
+  // Objects stream: each worker's batcher hands a partition's records on in 1 MiB pieces that are
+  // compressed, encrypted and stored (a multipart upload's parts go up) while the object is
+  // still open, so no object is ever whole in memory however large it grows.
   auto land = [&](auto sink) {
     auto p = connector::generator{.records = records}
-           | batch::by_size{.max_bytes = 8_MiB, .max_age = 5s}
            | buffer::queue{.capacity = 4, .workers = workers}
+           | batch::by_size{.max_bytes = 64_MiB, .max_age = 5s, .max_buffered_bytes = 16_MiB, .piece_bytes = 1_MiB}
            | format::jsonl{}
            | codec::zstd{.level = 3}
            | crypto::envelope{.keyring = keys}

@@ -128,7 +128,8 @@ std::string whole_file(const std::filesystem::path& p) {
 std::vector<std::string> settings_args(const settings& s) {
   return {"--big-bytes",   std::to_string(s.big_bytes),          "--objects",     std::to_string(s.small_count),
           "--object-bytes", std::to_string(s.small_bytes),       "--part-bytes",  std::to_string(s.part_bytes),
-          "--concurrency", std::to_string(s.concurrency), "--conditional", s.conditional};
+          "--concurrency", std::to_string(s.concurrency), "--conditional", s.conditional,
+          "--piece-bytes", std::to_string(s.piece_bytes)};
 }
 
 struct run_figures {
@@ -250,6 +251,7 @@ int main(int argc, char** argv) try {
   s.part_bytes = static_cast<std::size_t>(arg(argc, argv, "--part-bytes", arg(argc, argv, "--part-mib", 8) << 20));
   s.concurrency = static_cast<unsigned>(arg(argc, argv, "--concurrency", 8));
   s.conditional = arg_text(argc, argv, "--conditional", "automatic");
+  s.piece_bytes = static_cast<std::size_t>(arg(argc, argv, "--piece-bytes", arg(argc, argv, "--piece-mib", 0) << 20));
   if (s.conditional != "automatic" && s.conditional != "off")
     throw std::runtime_error("--conditional " + s.conditional + ": must be automatic or off");
   const int repeats = static_cast<int>(arg(argc, argv, "--repeats", 3));
@@ -305,6 +307,10 @@ int main(int argc, char** argv) try {
               "conditional %s}; time = open + push + flush, bodies in memory before the clock starts; "
               "peers: the whole process, files from the page cache\n",
               s.part_bytes >> 20, s.concurrency, s.concurrency, s.conditional.c_str());
+  if (s.piece_bytes != 0)
+    std::printf("# sluice: the large object streamed in %zu KiB pieces (spooled, parts sent as they fill, facts set "
+                "by a server-side copy after completion)\n",
+                s.piece_bytes >> 10);
   std::fflush(stdout);
 
   sluice::store::s3_client admin(connection(srv));

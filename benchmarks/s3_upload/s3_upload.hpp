@@ -27,6 +27,9 @@ struct settings {
   std::size_t part_bytes = std::size_t{8} << 20;     ///< multipart part size, every tool
   unsigned concurrency = 8;                          ///< requests in flight, every tool
   std::string conditional = "automatic";             ///< store::s3.conditional: automatic or off
+  /// sluice: push the large object as a streamed object in pieces of this size, as a streaming
+  /// batcher would (0: whole).
+  std::size_t piece_bytes = 0;
 };
 
 enum class scenario { big, small };

@@ -61,6 +61,27 @@ std::vector<std::string> load_bodies(const settings& s, scenario which, const st
   return bodies;
 }
 
+/// Pushes `body` as one streamed object in pieces of `piece` bytes, as a streaming batcher and
+/// the stages after it would.
+template <class Node>
+void push_pieces(Node& node, const std::string& body, std::size_t piece, std::uint64_t id, const std::string& stream,
+                 sluice::cursor position, std::chrono::steady_clock::time_point opened) {
+  for (std::size_t at = 0; at < body.size(); at += piece) {
+    sluice::object o;
+    o.body.assign(body, at, piece);
+    o.stream = stream;
+    o.content_type = "application/octet-stream";
+    o.opened_at = opened;
+    o.piece = {id, at == 0, at + piece >= body.size()};
+    if (o.piece.first) {
+      o.record_count = 1;
+      o.record_bytes = body.size();
+      o.covered.add(position);
+    }
+    node.push(std::move(o));
+  }
+}
+
 }  // namespace
 
 sluice_result run_sluice(const server& srv, const settings& s, scenario which, const std::string& bucket,
@@ -107,6 +128,10 @@ sluice_result run_sluice(const server& srv, const settings& s, scenario which, c
     auto node = config.open(ctx);
     auto now = clock::now();
     for (std::size_t i = 0; i < bodies.size(); ++i) {
+      if (s.piece_bytes != 0 && which == scenario::big) {
+        push_pieces(node, bodies[i], s.piece_bytes, ctx.next_object_id(), options.stream, positions[i].cursor, now);
+        continue;
+      }
       sluice::object o;
       o.body = std::move(bodies[i]);
       o.stream = options.stream;

@@ -26,3 +26,7 @@
 #include <sluice/store/s3.hpp>
 #include <sluice/store/s3_reader.hpp>
 #endif
+#ifdef SLUICE_HAS_HTTP_STREAM
+#include <sluice/connector/http_stream/api.hpp>
+#include <sluice/connector/http_stream/server.hpp>
+#endif

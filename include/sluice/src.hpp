@@ -19,3 +19,7 @@
 #include <sluice/aws/credentials.hpp>
 #include <sluice/aws/sigv4.hpp>
 #endif
+#ifdef SLUICE_HAS_HTTP_STREAM
+#include <sluice/connector/http_stream/api.hpp>
+#include <sluice/connector/http_stream/server.hpp>
+#endif

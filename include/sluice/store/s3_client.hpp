@@ -14,6 +14,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -67,15 +68,19 @@ struct s3_connection {
 class s3_error : public error {
  public:
   s3_error(error_code ec, const std::string& what, std::string code, long status)
-      : error(ec, what), code_(std::move(code)), status_(status) {}
+      : error(ec, what), code_(std::move(code)), status_(status), reason_(what) {}
   /// The server's error code (`NoSuchBucket`, `SlowDown`, ...); empty for transport failures.
   [[nodiscard]] const std::string& server_code() const noexcept { return code_; }
   /// The HTTP status; 0 when no response came.
   [[nodiscard]] long status() const noexcept { return status_; }
+  /// The message without the error code's text that what() appends: for wrapping in another
+  /// error without repeating it.
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
 
  private:
   std::string code_;
   long status_;
+  std::string reason_;
 };
 
 /// What HeadObject says about an object.
@@ -432,7 +437,12 @@ class s3_client {
     }
     if (c.region.empty()) c.region = "us-east-1";
     if (c.endpoint.empty()) c.endpoint = "https://s3." + c.region + ".amazonaws.com";
+    bool ca_from_env = c.ca_file.empty() && env("AWS_CA_BUNDLE");
     if (c.ca_file.empty()) c.ca_file = env("AWS_CA_BUNDLE").value_or("");
+    // libcurl would only say "error setting certificate file" at the first request.
+    if (c.verify_tls && !c.ca_file.empty() && !std::filesystem::is_regular_file(c.ca_file))
+      throw config_error(std::string(ca_from_env ? "AWS_CA_BUNDLE" : "store::s3.connection.ca_file") + " = \"" +
+                         c.ca_file + "\": no such file (the CA bundle that verifies the server's TLS certificate)");
     if (c.max_attempts == 0) throw config_error("store::s3.max_attempts = 0: must be at least 1");
     if (c.max_connections == 0) throw config_error("store::s3.max_connections = 0: must be at least 1");
     return c;
@@ -558,7 +568,13 @@ class s3_client {
     error_code ec;
     if (r.transport != CURLE_OK) {
       ec = make_error_code(errc::store_unreachable);
-      what += r.transport_error + " (" + config_.endpoint + ")";
+      if (r.transport == CURLE_PEER_FAILED_VERIFICATION)
+        what += "the TLS certificate of " + config_.endpoint + " could not be verified (" + r.transport_error +
+                "); trusted CAs: " + (config_.ca_file.empty() ? std::string("libcurl's default store") : config_.ca_file) +
+                ". Set connection.ca_file (or AWS_CA_BUNDLE) to the CA that signed it, or verify_tls = false for "
+                "a self-signed development server";
+      else
+        what += r.transport_error + " (" + config_.endpoint + ")";
     } else {
       ec = make_error_code(errc::store_refused);
       if (r.status == 404 && code.empty()) code = s->call.key.empty() ? "NoSuchBucket" : "NoSuchKey";

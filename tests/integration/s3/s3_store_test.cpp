@@ -22,24 +22,6 @@ using sluice_test::vector_source;
 
 namespace {
 
-/// `count` JSON lines of about `size` bytes each, all different.
-std::vector<std::string> lines(std::size_t count, std::size_t size = 100, std::size_t seed = 0) {
-  std::vector<std::string> out;
-  for (std::size_t i = 0; i < count; ++i) {
-    std::string s = "{\"n\":" + std::to_string(seed + i) + ",\"pad\":\"";
-    for (std::size_t j = s.size(); j + 2 < size; ++j) s += static_cast<char>('a' + (i * 7 + j * 13 + seed) % 26);
-    out.push_back(s + "\"}");
-  }
-  return out;
-}
-
-/// What jsonl makes of records [first, first + n).
-std::string joined(const std::vector<std::string>& v, std::size_t first, std::size_t n) {
-  std::string out;
-  for (std::size_t i = first; i < first + n && i < v.size(); ++i) out += v[i] + "\n";
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("store::s3 lands objects the AWS CLI and rclone read back byte for byte, with the sidecar's facts as metadata",
@@ -47,7 +29,7 @@ TEST_CASE("store::s3 lands objects the AWS CLI and rclone read back byte for byt
   S3_SERVER_OR_SKIP(srv);
   std::string bucket = s3_test::unique_bucket("put");
   s3_test::create_bucket(srv, bucket);
-  auto payloads = lines(3000);
+  auto payloads = s3_test::lines(3000);
   auto p = vector_source{.payloads = payloads, .chunk = 1000} | format::jsonl{} |
            store::s3{.url = "s3://" + bucket + "/raw", .key = "{stream}/", .connection = s3_test::connection(srv)};
   p.options.stream = "clicks";
@@ -59,7 +41,7 @@ TEST_CASE("store::s3 lands objects the AWS CLI and rclone read back byte for byt
     CAPTURE(keys[k]);
     CHECK(keys[k].starts_with("raw/clicks/clicks-"));
     CHECK(keys[k].ends_with(".jsonl"));
-    std::string expected = joined(payloads, k * 1000, 1000);
+    std::string expected = s3_test::joined(payloads, k * 1000, 1000);
     CHECK(s3_test::get_object(srv, bucket, keys[k]) == expected);
     auto head = s3_test::aws_json(srv, "s3api head-object --bucket " + bucket + " --key '" + keys[k] + "'");
     CHECK(head.at("ContentLength").to_number<std::uint64_t>() == expected.size());
@@ -77,7 +59,7 @@ TEST_CASE("store::s3 lands objects the AWS CLI and rclone read back byte for byt
   // rclone, a second independent reader.
   auto cat = s3_test::rclone(srv, "cat lake:" + bucket + "/raw/clicks/");
   REQUIRE(cat.status == 0);
-  CHECK(cat.out == joined(payloads, 0, 3000));
+  CHECK(cat.out == s3_test::joined(payloads, 0, 3000));
 
   // sluice's own reader sees the same facts as the local store's sidecar.
   store::s3_reader reader("s3://" + bucket + "/raw", s3_test::connection(srv));
@@ -98,7 +80,7 @@ TEST_CASE("objects over the threshold go up as parallel parts, each with a check
   std::string bucket = s3_test::unique_bucket("multipart");
   s3_test::create_bucket(srv, bucket);
   fault_proxy proxy(srv.host, srv.port);
-  auto payloads = lines(230, 100 * 1024);  // one object of about 23 MiB: 5 parts of 5 MiB
+  auto payloads = s3_test::lines(230, 100 * 1024);  // one object of about 23 MiB: 5 parts of 5 MiB
   auto p = vector_source{.payloads = payloads, .chunk = 1000} | format::jsonl{} |
            store::s3{.url = "s3://" + bucket, .key = "{stream}/", .connection = s3_test::connection(srv, proxy.endpoint()),
                      .multipart_threshold = 5 << 20, .part_size = 5 << 20, .concurrency = 3};
@@ -106,7 +88,7 @@ TEST_CASE("objects over the threshold go up as parallel parts, each with a check
 
   auto keys = s3_test::list_keys(srv, bucket);
   REQUIRE(keys.size() == 1);
-  std::string expected = joined(payloads, 0, payloads.size());
+  std::string expected = s3_test::joined(payloads, 0, payloads.size());
   CHECK(s3_test::get_object(srv, bucket, keys[0]) == expected);
   auto head = s3_test::aws_json(srv, "s3api head-object --bucket " + bucket + " --key '" + keys[0] + "'");
   CHECK(std::string(head.at("ETag").as_string()).ends_with("-5\""));
@@ -126,7 +108,7 @@ TEST_CASE("a replay finds its keys stored and writes no second copy", "[s3]") {
   std::string bucket = s3_test::unique_bucket("replay");
   s3_test::create_bucket(srv, bucket);
   fault_proxy proxy(srv.host, srv.port);
-  auto payloads = lines(2000);
+  auto payloads = s3_test::lines(2000);
   payloads.push_back(std::string(6 << 20, 'x'));  // the last object goes multipart
   for (auto mode : {store::s3_conditional::automatic, store::s3_conditional::head_first}) {
     CAPTURE(static_cast<int>(mode));
@@ -178,14 +160,14 @@ TEST_CASE("throttling, resets, stalls and truncated answers are retried and ever
                   .action = fault::truncate_response_body, .after_bytes = 0});
   proxy.add_rule({.method = "PUT", .path_contains = "/small/", .skip = 1, .times = 1, .action = fault::reset_before_response});
 
-  auto big = lines(60, 100 * 1024);  // about 6 MiB: parts of 5 MiB and 1 MiB... and a second object
+  auto big = s3_test::lines(60, 100 * 1024);  // about 6 MiB: parts of 5 MiB and 1 MiB... and a second object
   auto conn = s3_test::connection(srv, proxy.endpoint());
   conn.stall_timeout = std::chrono::milliseconds(2500);
-  auto p1 = vector_source{.payloads = lines(250, 100 * 1024, 7), .chunk = 1000} | format::jsonl{} |
+  auto p1 = vector_source{.payloads = s3_test::lines(250, 100 * 1024, 7), .chunk = 1000} | format::jsonl{} |
             store::s3{.url = "s3://" + bucket + "/big", .key = "{stream}/", .connection = conn,
                       .multipart_threshold = 5 << 20, .part_size = 5 << 20, .concurrency = 2};
   p1.run();
-  auto small_payloads = lines(3000);
+  auto small_payloads = s3_test::lines(3000);
   auto p2 = vector_source{.payloads = small_payloads, .chunk = 500} | format::jsonl{} |
             store::s3{.url = "s3://" + bucket + "/small", .key = "{stream}/", .connection = conn,
                       .conditional = store::s3_conditional::off};
@@ -193,10 +175,11 @@ TEST_CASE("throttling, resets, stalls and truncated answers are retried and ever
 
   auto bigkeys = s3_test::list_keys(srv, bucket, "big/");
   REQUIRE(bigkeys.size() == 1);
-  CHECK(s3_test::get_object(srv, bucket, bigkeys[0]) == joined(lines(250, 100 * 1024, 7), 0, 250));
+  CHECK(s3_test::get_object(srv, bucket, bigkeys[0]) == s3_test::joined(s3_test::lines(250, 100 * 1024, 7), 0, 250));
   auto smallkeys = s3_test::list_keys(srv, bucket, "small/");
   REQUIRE(smallkeys.size() == 6);
-  for (std::size_t k = 0; k < smallkeys.size(); ++k) CHECK(s3_test::get_object(srv, bucket, smallkeys[k]) == joined(small_payloads, k * 500, 500));
+  for (std::size_t k = 0; k < smallkeys.size(); ++k)
+    CHECK(s3_test::get_object(srv, bucket, smallkeys[k]) == s3_test::joined(small_payloads, k * 500, 500));
   // Each fault hit its part (at least) once more than it was applied; a loaded machine may add
   // a retry of its own, so the counts are lower bounds.
   CHECK(proxy.count("PUT", "", "partNumber=2&") >= 3);
@@ -219,7 +202,7 @@ TEST_CASE("when retries run out the error names bucket, key and code, nothing is
   sluice_test::temp_dir dir;
   auto conn = s3_test::connection(srv, proxy.endpoint());
   conn.max_attempts = 3;
-  auto p = vector_source{.payloads = lines(120, 100 * 1024), .chunk = 1000} | format::jsonl{} |
+  auto p = vector_source{.payloads = s3_test::lines(120, 100 * 1024), .chunk = 1000} | format::jsonl{} |
            store::s3{.url = "s3://" + bucket, .key = "{stream}/", .connection = conn,
                      .multipart_threshold = 5 << 20, .part_size = 5 << 20};
   p.options.checkpoint = dir / "checkpoint";
@@ -293,7 +276,7 @@ TEST_CASE("an object whose key passes 1,024 bytes goes to the error output and t
   std::string bucket = s3_test::unique_bucket("longkey");
   s3_test::create_bucket(srv, bucket);
   std::vector<record_error> errors;
-  auto p = vector_source{.payloads = lines(2), .chunk = 1} | format::jsonl{} |
+  auto p = vector_source{.payloads = s3_test::lines(2), .chunk = 1} | format::jsonl{} |
            store::s3{.url = "s3://" + bucket + "/" + std::string(1000, 'p'), .key = "{stream}/",
                      .connection = s3_test::connection(srv)};
   p.options.on_error = [&](const record_error& e) { errors.push_back(e); };
@@ -308,7 +291,7 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
   S3_SERVER_OR_SKIP(srv);
   std::string bucket = s3_test::unique_bucket("sse");
   s3_test::create_bucket(srv, bucket);
-  auto payloads = lines(100);
+  auto payloads = s3_test::lines(100);
   using mode = store::s3_server_side_encryption::mode;
   if (!srv.kms_key_id.empty()) {
     auto p = vector_source{.payloads = payloads} | format::jsonl{} |
@@ -321,7 +304,7 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
     auto head = s3_test::aws_json(srv, "s3api head-object --bucket " + bucket + " --key '" + keys[0] + "'");
     CHECK(head.at("ServerSideEncryption").as_string() == "aws:kms");
     CHECK(std::string(head.at("SSEKMSKeyId").as_string()).find(srv.kms_key_id) != std::string::npos);
-    CHECK(s3_test::get_object(srv, bucket, keys[0]) == joined(payloads, 0, 100));
+    CHECK(s3_test::get_object(srv, bucket, keys[0]) == s3_test::joined(payloads, 0, 100));
     auto tags = s3_test::aws_json(srv, "s3api get-object-tagging --bucket " + bucket + " --key '" + keys[0] + "'");
     std::map<std::string, std::string> got;
     for (const auto& t : tags.at("TagSet").as_array())
@@ -352,7 +335,7 @@ TEST_CASE("SSE-KMS and SSE-C encrypt at rest, tags and the canned ACL are set", 
                                  "' --sse-customer-algorithm AES256 --sse-customer-key " + key32 + " " +
                                  (dir / "y").string());
   REQUIRE(r.status == 0);
-  CHECK(sluice_test::read_file(dir / "y") == joined(payloads, 0, 100));
+  CHECK(sluice_test::read_file(dir / "y") == s3_test::joined(payloads, 0, 100));
 }
 
 TEST_CASE("the bandwidth cap holds the upload rate over all parts", "[s3]") {
@@ -361,7 +344,7 @@ TEST_CASE("the bandwidth cap holds the upload rate over all parts", "[s3]") {
   s3_test::create_bucket(srv, bucket);
   auto conn = s3_test::connection(srv);
   conn.bytes_per_second = 4 << 20;
-  auto payloads = lines(120, 100 * 1024);  // about 12 MiB
+  auto payloads = s3_test::lines(120, 100 * 1024);  // about 12 MiB
   auto p = vector_source{.payloads = payloads, .chunk = 1000} | format::jsonl{} |
            store::s3{.url = "s3://" + bucket, .key = "{stream}/", .connection = conn, .multipart_threshold = 5 << 20,
                      .part_size = 5 << 20, .concurrency = 3};
@@ -379,7 +362,7 @@ TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer'
   s3_test::create_bucket(srv, bucket);
   fault_proxy proxy(srv.host, srv.port);
   proxy.reject_bad_checksums(true);
-  auto payloads = lines(60, 100 * 1024);  // about 6 MiB: two parts, and one small object
+  auto payloads = s3_test::lines(60, 100 * 1024);  // about 6 MiB: two parts, and one small object
   payloads.insert(payloads.begin(), "{}");
   auto p = vector_source{.payloads = payloads, .chunk = 59} | format::jsonl{} |
            store::s3{.url = "s3://" + bucket, .key = "{stream}/", .connection = s3_test::connection(srv, proxy.endpoint()),
@@ -397,7 +380,7 @@ TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer'
   CHECK(checked == 3);  // one PutObject and two parts
   auto keys = s3_test::list_keys(srv, bucket);
   REQUIRE(keys.size() == 2);
-  CHECK(s3_test::get_object(srv, bucket, keys[1]) == joined(payloads, 59, 2));
+  CHECK(s3_test::get_object(srv, bucket, keys[1]) == s3_test::joined(payloads, 59, 2));
 }
 
 TEST_CASE("on a server that ignores If-None-Match the store says so and checks keys with HEAD, so a replay adds no version",
@@ -408,7 +391,7 @@ TEST_CASE("on a server that ignores If-None-Match the store says so and checks k
   s3_test::create_bucket(srv, bucket);
   REQUIRE(s3_test::aws(srv, "s3api put-bucket-versioning --bucket " + bucket +
                                 " --versioning-configuration Status=Enabled").status == 0);
-  auto payloads = lines(300);
+  auto payloads = s3_test::lines(300);
   std::vector<std::string> logs;
   for (int run = 0; run < 2; ++run) {
     auto p = vector_source{.payloads = payloads, .chunk = 100} | format::jsonl{} |

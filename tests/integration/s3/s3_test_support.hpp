@@ -100,6 +100,24 @@ inline void create_bucket(const server& s, const std::string& bucket) {
   REQUIRE(r.status == 0);
 }
 
+/// `count` JSON lines of about `size` bytes each, all different.
+inline std::vector<std::string> lines(std::size_t count, std::size_t size = 100, std::size_t seed = 0) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::string s = "{\"n\":" + std::to_string(seed + i) + ",\"pad\":\"";
+    for (std::size_t j = s.size(); j + 2 < size; ++j) s += static_cast<char>('a' + (i * 7 + j * 13 + seed) % 26);
+    out.push_back(s + "\"}");
+  }
+  return out;
+}
+
+/// What format::jsonl makes of records [first, first + n).
+inline std::string joined(const std::vector<std::string>& v, std::size_t first, std::size_t n) {
+  std::string out;
+  for (std::size_t i = first; i < first + n && i < v.size(); ++i) out += v[i] + "\n";
+  return out;
+}
+
 /// The bytes of `key`, through `aws s3api get-object`.
 inline std::string get_object(const server& s, const std::string& bucket, const std::string& key) {
   sluice_test::temp_dir dir;

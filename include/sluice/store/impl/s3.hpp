@@ -443,13 +443,15 @@ class s3::node {
     try {
       client_.check_bucket(where_.bucket, where_.prefix);
     } catch (const s3_error& e) {
+      // No HTTP answer: the transport failure names the endpoint and the cause (refused, TLS).
+      if (e.status() == 0) throw error(e.code(), "store::s3: s3://" + where_.bucket + ": " + e.reason());
       std::string why = e.status() == 404 ? "the bucket does not exist"
                         : e.status() == 403 ? "access denied: check the credentials (access key " +
                                                   client_.connection().credentials.access_key_id +
                                                   "), the region and the clock"
-                                            : "the bucket cannot be reached";
+                                            : "the server refused the check";
       throw error(e.code(), "store::s3: s3://" + where_.bucket + " at " + client_.endpoint() + ": " + why + " (" +
-                                e.what() + ")");
+                                e.reason() + ")");
     }
   }
 
