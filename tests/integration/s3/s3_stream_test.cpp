@@ -117,8 +117,9 @@ TEST_CASE("streamed objects land whole: multipart ones get their facts after com
   source.objects.push_back(make_object("p=big", 12, 10, 100 * 1024, 0));
   // Under the threshold: one PutObject with its facts.
   source.objects.push_back(make_object("p=small", 3, 20, 1000, 100'000));
-  // Ends with an empty piece, and has an empty piece in the middle.
-  auto third = make_object("p=gaps", 8, 8, 100 * 1024, 200'000);
+  // Starts with an empty piece, ends with one, and has one in the middle.
+  auto third = make_object("p=gaps", 10, 8, 100 * 1024, 200'000);  // 8 pieces with records: 6.25 MiB
+  third.pieces[0].clear();  // no records yet: the key waits for the piece that brings some
   third.pieces[3].clear();
   third.pieces.emplace_back();
   source.objects.push_back(third);

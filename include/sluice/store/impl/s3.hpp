@@ -149,7 +149,23 @@ class s3::node {
 
   void push_piece(object&& o) {
     const std::uint64_t id = o.piece.object_id;
-    if (o.piece.first) return open_stream(std::move(o));
+    if (auto h = unnamed_.find(id); h != unnamed_.end()) {
+      add_piece_facts(h->second, o);
+      h->second.body += o.body;
+      o = std::move(h->second);
+      o.piece.first = true;
+      unnamed_.erase(h);
+    }
+    if (o.piece.first) {
+      // A key is named after the object's records (`{seq}` after their positions), so until a
+      // piece brings records (a format may reject every record of the first ones) the pieces
+      // wait here, as store::local's do. An object that never gets any stores nothing.
+      if (o.record_count == 0) {
+        if (!o.piece.last) unnamed_.emplace(id, std::move(o));
+        return;
+      }
+      return open_stream(std::move(o));
+    }
     if (auto r = unkeyable_.find(id); r != unkeyable_.end()) {
       // Its first piece went to the error output: so do the others.
       reject_unkeyable(ctx_, o, r->second.first, r->second.second, key_.text(), "store::s3");
@@ -198,7 +214,12 @@ class s3::node {
     }
     streams_[u->o.piece.object_id] = u;
     spool_piece(u, std::move(body));
-    cut_parts(u);
+    if (u->o.piece.last) {  // its first pieces had no records: this one with records ends it
+      streams_.erase(u->o.piece.object_id);
+      end_stream(u);
+    } else {
+      cut_parts(u);
+    }
   }
 
   void spool_piece(const std::shared_ptr<upload>& u, std::string&& body) {
@@ -780,6 +801,7 @@ class s3::node {
   // Streamed objects by object_id while their pieces come (used by the pushing thread only).
   std::map<std::uint64_t, std::shared_ptr<upload>> streams_;
   std::map<std::uint64_t, std::pair<error_code, std::string>> unkeyable_;
+  std::map<std::uint64_t, object> unnamed_;  // first pieces without records, waiting for some
   std::atomic<std::uint64_t> skipped_existing_{0};
 
   std::mutex mutex_;
