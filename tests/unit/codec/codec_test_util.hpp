@@ -58,6 +58,40 @@ inline sluice::object make_piece(std::string body, sluice::object_piece p) {
   return o;
 }
 
+/// Two streamed objects interleaved piece by piece, a whole object between them and empty pieces
+/// among them: what each codec's piece test encodes. Object 1 is a + b + c, object 2 is x + y.
+struct interleaved_pieces {
+  std::string a = json_lines(300000, 1), b = json_lines(1, 2), c = json_lines(70000, 3);
+  std::string x = json_lines(5000, 4), y = json_lines(2 << 20, 5);
+  std::vector<sluice::object> in;
+  std::vector<std::string> plain;  ///< each input's bytes, in order
+  interleaved_pieces() {
+    const std::pair<std::string, sluice::object_piece> pieces[] = {
+        {a, {1, true, false}}, {x, {2, true, false}}, {"", {1, false, false}}, {"whole", {}},
+        {b, {1, false, false}}, {y, {2, false, true}}, {c, {1, false, false}}, {"", {1, false, true}}};
+    for (const auto& [body, piece] : pieces) {
+      in.push_back(make_piece(body, piece));
+      plain.push_back(body);
+    }
+  }
+};
+
+/// Encodes one streamed object of 40 pieces (some empty) with `stage` a piece at a time; returns
+/// the object's bytes and, in `expected`, what they must decode to.
+template <class Stage>
+std::string encode_forty_pieces(const Stage& stage, std::string& expected) {
+  std::string object_bytes;
+  for (std::uint32_t i = 0; i < 40; ++i) {
+    std::string piece = json_lines(i % 7 == 3 ? 0 : 1000 * i + 1, i);
+    auto out = run_stage(stage, {make_piece(piece, {9, i == 0, i == 39})});
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].body.empty() == piece.empty());
+    object_bytes += out[0].body;
+    expected += piece;
+  }
+  return object_bytes;
+}
+
 /// Whether the stock command `name` is on PATH (tests that run it skip or fail without it).
 inline bool have_command(const std::string& name) {
   return sluice_test::run_command("command -v " + name + " >/dev/null 2>&1").status == 0;

@@ -27,18 +27,9 @@ using codec_test::run_stage;
 
 TEST_CASE("gzip encodes each non-empty piece as its own complete member and leaves an empty piece empty",
           "[codec][gzip][pieces]" GZIP_BACKEND) {
-  const std::string a = json_lines(300000, 1), b = json_lines(1, 2), c = json_lines(70000, 3);
-  const std::string x = json_lines(5000, 4), y = json_lines(2 << 20, 5);
-  std::vector<object> in;
-  in.push_back(make_piece(a, {1, true, false}));
-  in.push_back(make_piece(x, {2, true, false}));
-  in.push_back(make_piece("", {1, false, false}));
-  in.push_back(make_object("whole"));
-  in.push_back(make_piece(b, {1, false, false}));
-  in.push_back(make_piece(y, {2, false, true}));
-  in.push_back(make_piece(c, {1, false, false}));
-  in.push_back(make_piece("", {1, false, true}));
-  const std::vector<std::string> plain = {a, x, "", "whole", b, y, c, ""};
+  // Two streamed objects, interleaved, and a whole one between them.
+  const codec_test::interleaved_pieces t;
+  const auto& [a, b, c, x, y, in, plain] = t;
   auto out = run_stage(codec::gzip{}, in);
   REQUIRE(out.size() == plain.size());
 
@@ -67,15 +58,8 @@ TEST_CASE("gzip encodes each non-empty piece as its own complete member and leav
 
 TEST_CASE("an object of gzip members, one per piece, decodes with stock gzip -d", "[codec][gzip][pieces]" GZIP_BACKEND) {
   if (!codec_test::have_command("gzip")) SLUICE_SKIP_OR_FAIL("the gzip command is not installed (apt-get install gzip)");
-  std::string object_bytes, expected;
-  for (std::uint32_t i = 0; i < 40; ++i) {
-    std::string piece = json_lines(i % 7 == 3 ? 0 : 1000 * i + 1, i);
-    auto out = run_stage(codec::gzip{}, {make_piece(piece, {9, i == 0, i == 39})});
-    REQUIRE(out.size() == 1);
-    CHECK(out[0].body.empty() == piece.empty());
-    object_bytes += out[0].body;
-    expected += piece;
-  }
+  std::string expected;
+  std::string object_bytes = codec_test::encode_forty_pieces(codec::gzip{}, expected);
   CHECK(codec_test::stock_decompress("gzip", object_bytes, "pieces.jsonl.gz") == expected);
   // `gzip -t` checks every member's CRC-32 and length.
   sluice_test::temp_dir dir;

@@ -21,19 +21,9 @@ using codec_test::run_stage;
 
 TEST_CASE("zstd encodes each non-empty piece as its own complete frame and leaves an empty piece empty",
           "[codec][zstd][pieces]") {
-  const std::string a = json_lines(300000, 1), b = json_lines(1, 2), c = json_lines(70000, 3);
-  const std::string x = json_lines(5000, 4), y = json_lines(2 << 20, 5);
   // Two streamed objects, interleaved, and a whole one between them.
-  std::vector<object> in;
-  in.push_back(make_piece(a, {1, true, false}));
-  in.push_back(make_piece(x, {2, true, false}));
-  in.push_back(make_piece("", {1, false, false}));
-  in.push_back(make_object("whole"));
-  in.push_back(make_piece(b, {1, false, false}));
-  in.push_back(make_piece(y, {2, false, true}));
-  in.push_back(make_piece(c, {1, false, false}));
-  in.push_back(make_piece("", {1, false, true}));
-  const std::vector<std::string> plain = {a, x, "", "whole", b, y, c, ""};
+  const codec_test::interleaved_pieces t;
+  const auto& [a, b, c, x, y, in, plain] = t;
   auto out = run_stage(codec::zstd{.level = 3}, in);
   REQUIRE(out.size() == plain.size());
 
@@ -62,15 +52,8 @@ TEST_CASE("zstd encodes each non-empty piece as its own complete frame and leave
 
 TEST_CASE("an object of zstd frames, one per piece, decodes with stock zstd -d", "[codec][zstd][pieces]") {
   if (!codec_test::have_command("zstd")) SLUICE_SKIP_OR_FAIL("the zstd command is not installed (apt-get install zstd)");
-  std::string object_bytes, expected;
-  for (std::uint32_t i = 0; i < 40; ++i) {
-    std::string piece = json_lines(i % 7 == 3 ? 0 : 1000 * i + 1, i);
-    auto out = run_stage(codec::zstd{.level = 1}, {make_piece(piece, {9, i == 0, i == 39})});
-    REQUIRE(out.size() == 1);
-    CHECK(out[0].body.empty() == piece.empty());
-    object_bytes += out[0].body;
-    expected += piece;
-  }
+  std::string expected;
+  std::string object_bytes = codec_test::encode_forty_pieces(codec::zstd{.level = 1}, expected);
   CHECK(codec_test::stock_decompress("zstd -q", object_bytes, "pieces.jsonl.zst") == expected);
   // `zstd -l` counts the frames: one per non-empty piece.
   sluice_test::temp_dir dir;

@@ -5,10 +5,7 @@
 #include <sluice/core/config.hpp>
 #include <sluice/crypto/detail/encoding.hpp>
 
-#include <array>
-#include <bit>
 #include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <memory>
 
