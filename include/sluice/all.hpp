@@ -29,4 +29,7 @@
 #ifdef SLUICE_HAS_HTTP_STREAM
 #include <sluice/connector/http_stream/api.hpp>
 #include <sluice/connector/http_stream/server.hpp>
+#include <sluice/connector/http_stream/endpoint.hpp>
+#include <sluice/connector/http_stream/processing.hpp>
+#include <sluice/connector/http_stream/delivery.hpp>
 #endif

@@ -10,6 +10,7 @@
 #include <sluice/core/cursor.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/metrics.hpp>
+#include <sluice/core/one_of.hpp>
 #include <sluice/core/object.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record.hpp>
@@ -21,3 +22,4 @@
 #include <sluice/connector/files/files.hpp>
 #include <sluice/connector/generator.hpp>
 #include <sluice/format/jsonl.hpp>
+#include <sluice/format/raw.hpp>

@@ -22,4 +22,6 @@
 #ifdef SLUICE_HAS_HTTP_STREAM
 #include <sluice/connector/http_stream/api.hpp>
 #include <sluice/connector/http_stream/server.hpp>
+#include <sluice/connector/http_stream/endpoint.hpp>
+#include <sluice/connector/http_stream/delivery.hpp>
 #endif

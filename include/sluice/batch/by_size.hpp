@@ -11,6 +11,7 @@
 #include <sluice/batch/detail/index_list.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -93,10 +94,11 @@ struct string_hash {
 /// policy. Invalid configuration throws config_error from validate() and open().
 ///
 /// Allocation: the partition lookup is a hash map searched with the record's string_view (the
-/// previous record's partition is checked first); records are copied into batches that are
-/// reused after the next stage has taken them (record_batch::clear keeps the capacity) and map
-/// nodes are recycled, so a steady stream allocates nothing per record. A partition whose
-/// records were handed on as a piece takes a reused batch when its next record arrives.
+/// partitions of the last few records are compared first); records are copied into batches
+/// that are reused after the next stage has taken them (record_batch::clear keeps the
+/// capacity) and map nodes are recycled, so a steady stream allocates nothing per record. A
+/// partition whose records were handed on as a piece takes a reused batch when its next record
+/// arrives.
 /// Memory: at most `max_buffered_bytes` (payload + partition + 64 bytes per record, and the
 /// capacity kept by reused batches), plus one record, whatever the number of partitions.
 /// Without streaming that is the open batches, so `max_buffered_bytes` >= `max_bytes`; with
@@ -274,14 +276,14 @@ class by_size::node {
   [[nodiscard]] bool streaming() const noexcept { return config_.piece_bytes != 0; }
 
   std::uint32_t find_or_open(const record_ref& r, clock::time_point arrival) {
-    if (last_ != detail::no_slot && slots_[last_].key != nullptr && *slots_[last_].key == r.partition) {
-      by_recency_.touch(last_);
-      return last_;
+    if (std::uint32_t i = find_recent(r.partition); i != detail::no_slot) {
+      by_recency_.touch(i);
+      return i;
     }
     if (auto it = map_.find(r.partition); it != map_.end()) {
-      last_ = it->second;
-      by_recency_.touch(last_);
-      return last_;
+      remember(it->second);
+      by_recency_.touch(it->second);
+      return it->second;
     }
     if (map_.size() >= config_.max_partitions) {
       if (config_.on_partition_overflow == partition_overflow::reject) {
@@ -295,6 +297,26 @@ class by_size::node {
       emit(by_recency_.last());
     }
     return open_slot(r.partition, arrival);
+  }
+
+  /// The slot of `partition` if it is one of the partitions seen last, else no_slot. An entry
+  /// of recent_ may be stale (its slot closed, or reopened for another partition): each is
+  /// checked by its slot's key, so a stale one only misses.
+  std::uint32_t find_recent(std::string_view partition) {
+    for (std::size_t k = 0; k < recent_.size(); ++k) {
+      const std::uint32_t i = recent_[k];
+      if (i == detail::no_slot) break;
+      if (slots_[i].key == nullptr || *slots_[i].key != partition) continue;
+      std::copy_backward(recent_.begin(), recent_.begin() + static_cast<std::ptrdiff_t>(k),
+                         recent_.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+      recent_[0] = i;  // most recent first
+      return i;
+    }
+    return detail::no_slot;
+  }
+  void remember(std::uint32_t i) {
+    std::copy_backward(recent_.begin(), recent_.end() - 1, recent_.end());
+    recent_[0] = i;
   }
 
   std::uint32_t open_slot(std::string_view partition, clock::time_point arrival) {
@@ -330,7 +352,7 @@ class by_size::node {
     by_recency_.push_front(i);
     by_age_.push_back(i);
     by_size_.update(i, s.held());
-    last_ = i;
+    remember(i);
     return i;
   }
 
@@ -448,7 +470,6 @@ class by_size::node {
     by_age_.remove(i);
     by_size_.remove(i);
     free_slots_.push_back(i);
-    if (last_ == i) last_ = detail::no_slot;
 
     next_.push(std::move(out));
     keep_as_spare(std::move(out), held, keep_spare);
@@ -476,7 +497,10 @@ class by_size::node {
   detail::index_list by_recency_;  // most recently used first
   detail::index_list by_age_;      // opened first first
   detail::size_classes by_size_;
-  std::uint32_t last_ = detail::no_slot;
+  // The slots of the partitions seen last, most recent first: a record's partition is compared
+  // with these few before it is hashed for the map (records of a few hot partitions interleave,
+  // so the partition just before is often another one).
+  std::array<std::uint32_t, 4> recent_{detail::no_slot, detail::no_slot, detail::no_slot, detail::no_slot};
   std::size_t memory_ = 0;
   std::size_t buffered_records_ = 0;
   Next next_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <filesystem>
 #include <functional>
@@ -40,6 +41,8 @@ struct cursor_range {
 class cursor_set {
  public:
   void add(const cursor& c) {
+    // Called once per record by every format: the common case (the record continues the last
+    // run) stays small enough to inline; starting a run is the rare, out-of-line part.
     if (!ranges_.empty()) {
       cursor_range& last = ranges_.back();
       if (last.source == c.source && last.end_seq == c.seq) {
@@ -48,7 +51,7 @@ class cursor_set {
         return;
       }
     }
-    ranges_.push_back({c.source, c.seq, c.seq + 1, c.position, c.position});
+    start_run(c);
   }
   void add(const cursor_set& other) {
     for (const auto& r : other.ranges_) ranges_.push_back(r);
@@ -77,6 +80,7 @@ class cursor_set {
   friend bool operator==(const cursor_set&, const cursor_set&) = default;
 
  private:
+  void start_run(const cursor& c) { ranges_.push_back({c.source, c.seq, c.seq + 1, c.position, c.position}); }
   std::vector<cursor_range> ranges_;
 };
 
@@ -100,6 +104,7 @@ class basic_cursor_tracker {
   std::uint32_t add_source(std::string name, commit_function on_commit = {}) {
     std::lock_guard lock(mutex_);
     sources_.push_back(std::make_unique<source_state>());
+    sources_.back()->id = static_cast<std::uint32_t>(sources_.size() - 1);
     sources_.back()->name = std::move(name);
     sources_.back()->on_commit = std::move(on_commit);
     return static_cast<std::uint32_t>(sources_.size() - 1);
@@ -112,12 +117,15 @@ class basic_cursor_tracker {
   /// Assigns each record of `batch` its sequence number and remembers it as in flight.
   void track(record_batch& batch) {
     std::lock_guard lock(mutex_);
+    source_state* s = nullptr;  // the previous record's source: batches rarely mix sources
     for (std::size_t i = 0; i < batch.size(); ++i) {
       cursor c = batch[i].cursor;
-      SLUICE_ASSERT(c.source < sources_.size());
-      source_state& s = *sources_[c.source];
-      c.seq = s.base_seq + s.in_flight.size();
-      s.in_flight.push_back({c.position, false});
+      if (s == nullptr || c.source != s->id) {
+        SLUICE_ASSERT(c.source < sources_.size());
+        s = sources_[c.source].get();
+      }
+      c.seq = s->base_seq + s->in_flight.size();
+      s->in_flight.push_back({c.position, false});
       batch.set_cursor(i, c);
     }
   }
@@ -161,6 +169,7 @@ class basic_cursor_tracker {
     bool done;
   };
   struct source_state {
+    std::uint32_t id = 0;
     std::string name;
     commit_function on_commit;
     std::uint64_t base_seq = 0;  // sequence number of in_flight.front()
@@ -173,12 +182,24 @@ class basic_cursor_tracker {
   void mark_done(std::uint32_t source, std::uint64_t first, std::uint64_t end) {
     SLUICE_ASSERT(source < sources_.size());
     source_state& s = *sources_[source];
-    for (std::uint64_t seq = std::max(first, s.base_seq); seq < end; ++seq) {
+    bool advanced = false;
+    first = std::max(first, s.base_seq);
+    if (first == s.base_seq && first < end) {
+      // The usual case, objects completing in order: the run extends the committed prefix, so
+      // it is dropped at once instead of marked record by record and popped one at a time.
+      const auto n = static_cast<std::size_t>(end - first);
+      SLUICE_ASSERT(n <= s.in_flight.size());
+      s.committed = s.in_flight[n - 1].position;
+      s.in_flight.erase(s.in_flight.begin(), s.in_flight.begin() + static_cast<std::ptrdiff_t>(n));
+      s.base_seq = end;
+      first = end;  // nothing of the run is left to mark
+      advanced = true;
+    }
+    for (std::uint64_t seq = first; seq < end; ++seq) {
       std::uint64_t index = seq - s.base_seq;
       SLUICE_ASSERT(index < s.in_flight.size());
       s.in_flight[index].done = true;
     }
-    bool advanced = false;
     while (!s.in_flight.empty() && s.in_flight.front().done) {
       s.committed = s.in_flight.front().position;
       s.in_flight.pop_front();

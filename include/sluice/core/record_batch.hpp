@@ -35,30 +35,35 @@ class byte_buffer {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   void clear() noexcept { size_ = 0; }
-  void reserve(std::size_t n) {
-    if (n <= capacity_) return;
-    std::unique_ptr<char[]> bigger(new char[n]);  // uninitialised: only written bytes are read
-    if (size_) std::memcpy(bigger.get(), data_.get(), size_);
-    data_ = std::move(bigger);
-    capacity_ = n;
-  }
+  void reserve(std::size_t n) { (void)grow_to(n); }
   void append(std::string_view bytes) {
-    grow_for(bytes.size());
+    // The old storage lives until the copy is done: `bytes` may be in it (a batch appending
+    // one of its own records).
+    const std::unique_ptr<char[]> old = grow_for(bytes.size());
     if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
     size_ += bytes.size();
   }
   /// Lets `write(char*) -> size` put up to `max_size` bytes at the end; returns what it wrote.
   template <class Write>
   std::size_t write(std::size_t max_size, Write&& write) {
-    grow_for(max_size);
+    (void)grow_for(max_size);
     std::size_t n = write(data_.get() + size_);
     size_ += n;
     return n;
   }
 
  private:
-  void grow_for(std::size_t extra) {
-    if (size_ + extra > capacity_) reserve(std::max(size_ + extra, capacity_ * 2));
+  /// Moves the bytes to new storage of `n` bytes when that is more than now, and returns the
+  /// old storage (null when nothing moved).
+  std::unique_ptr<char[]> grow_to(std::size_t n) {
+    if (n <= capacity_) return nullptr;
+    std::unique_ptr<char[]> bigger(new char[n]);  // uninitialised: only written bytes are read
+    if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+    capacity_ = n;
+    return std::exchange(data_, std::move(bigger));
+  }
+  std::unique_ptr<char[]> grow_for(std::size_t extra) {
+    return size_ + extra > capacity_ ? grow_to(std::max(size_ + extra, capacity_ * 2)) : nullptr;
   }
   std::unique_ptr<char[]> data_;
   std::size_t size_ = 0, capacity_ = 0;
@@ -69,7 +74,8 @@ class byte_buffer {
 ///
 /// Payloads and partition strings live back to back in two byte arenas, so appending a record
 /// is a copy into reused capacity, not an allocation: clear() keeps the capacity, and stages
-/// reuse one batch for the next.
+/// reuse one batch for the next. A record whose partition equals the previous record's shares
+/// its bytes instead of copying them.
 ///
 /// Thread safety: none; a batch is owned by one stage at a time and moved between them.
 class record_batch {
@@ -79,10 +85,9 @@ class record_batch {
   /// Appends a record; the views it is given are copied.
   void append(std::string_view payload, sluice::cursor cursor = {}, timestamp event_time = {},
               std::string_view partition = {}) {
-    entries_.push_back({payloads_.size(), payload.size(), partitions_.size(), partition.size(),
-                        event_time, cursor});
+    const std::size_t partition_offset = place_partition(partition, entries_.size());
+    entries_.push_back({payloads_.size(), payload.size(), partition_offset, partition.size(), event_time, cursor});
     payloads_.append(payload);
-    partitions_.append(partition);
   }
   void append(const record_ref& r) { append(r.payload, r.cursor, r.event_time, r.partition); }
 
@@ -94,20 +99,24 @@ class record_batch {
     std::size_t offset = payloads_.size();
     std::size_t size = payloads_.write(max_size, std::forward<Write>(write));
     SLUICE_ASSERT(size <= max_size);
-    entries_.push_back({offset, size, partitions_.size(), partition.size(), event_time, cursor});
-    partitions_.append(partition);
+    const std::size_t partition_offset = place_partition(partition, entries_.size());
+    entries_.push_back({offset, size, partition_offset, partition.size(), event_time, cursor});
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
   /// Sum of payload sizes.
   [[nodiscard]] std::size_t payload_bytes() const noexcept { return payloads_.size(); }
+  /// Every payload back to back, in record order, without separators: one view for a stage
+  /// that scans all payloads at once (format::jsonl looks for a newline in one pass).
+  [[nodiscard]] std::string_view payloads() const noexcept { return {payloads_.data(), payloads_.size()}; }
 
   [[nodiscard]] record_ref operator[](std::size_t i) const noexcept {
     const entry& e = entries_[i];
+    // Views built from offsets the batch wrote itself, so without substr's range check: a
+    // stage that reads only some fields of each record pays for nothing else.
     return {std::string_view(payloads_.data() + e.payload_offset, e.payload_size),
-            std::string_view(partitions_).substr(e.partition_offset, e.partition_size),
-            e.event_time, e.cursor};
+            std::string_view(partitions_.data() + e.partition_offset, e.partition_size), e.event_time, e.cursor};
   }
   [[nodiscard]] const_iterator begin() const noexcept { return {this, 0}; }
   [[nodiscard]] const_iterator end() const noexcept { return {this, size()}; }
@@ -165,6 +174,12 @@ class record_batch {
     timestamp event_time;
     sluice::cursor cursor;
   };
+  /// Where the partition of record `i` (appended or changed) goes in the arena: the bytes of
+  /// record i - 1 when they are the same (consecutive records usually share their partition;
+  /// a batcher's batch has one for all), else new bytes at the end. Shared bytes are never
+  /// changed in place.
+  std::size_t place_partition(std::string_view partition, std::size_t i);
+
   std::vector<entry> entries_;
   detail::byte_buffer payloads_;
   std::string partitions_;
@@ -174,15 +189,25 @@ class record_batch {
 };
 
 inline void record_batch::set_partition(std::size_t i, std::string_view partition) {
+  // Never written over in place: the bytes may be shared with the next record. The old ones stay
+  // as unreferenced garbage until clear(); partitions are small.
+  const std::size_t offset = place_partition(partition, i);
   entry& e = entries_[i];
-  if (partition.size() <= e.partition_size) {
-    partitions_.replace(e.partition_offset, partition.size(), partition);
-  } else {
-    // The old bytes stay as unreferenced garbage until clear(); partitions are small.
-    e.partition_offset = partitions_.size();
-    partitions_.append(partition);
-  }
+  e.partition_offset = offset;
   e.partition_size = partition.size();
+}
+
+inline std::size_t record_batch::place_partition(std::string_view partition, std::size_t i) {
+  if (partition.empty()) return partitions_.size();  // no bytes to place (unpartitioned records)
+  if (i > 0) {
+    const entry& before = entries_[i - 1];
+    if (before.partition_size == partition.size() &&
+        std::string_view(partitions_.data() + before.partition_offset, before.partition_size) == partition)
+      return before.partition_offset;
+  }
+  const std::size_t offset = partitions_.size();
+  partitions_.append(partition);
+  return offset;
 }
 
 }  // namespace v0

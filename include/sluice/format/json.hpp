@@ -80,6 +80,16 @@ enum class json_kind { null, boolean, number, integer, string, array, object };
   return const_cast<boost::json::value*>(find_path(std::as_const(o), path));
 }
 
+/// Why `v` (a lookup's result, nullptr when absent) cannot be a partition value: "missing",
+/// "null", "an array" or "an object"; nullptr when it can (a string, number or boolean).
+[[nodiscard]] inline const char* partition_value_problem(const boost::json::value* v) noexcept {
+  return v == nullptr      ? "missing"
+         : v->is_null()    ? "null"
+         : v->is_array()   ? "an array"
+         : v->is_object()  ? "an object"
+                           : nullptr;
+}
+
 namespace detail {
 inline void append_number(std::string& out, double d) {
   if (std::isnan(d)) {

@@ -6,11 +6,7 @@
 #include <sluice/core/object.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record_batch.hpp>
-#include <sluice/core/recycler.hpp>
-#include <sluice/format/detail/object_facts.hpp>
-
-#include <string>
-#include <utility>
+#include <sluice/format/detail/concat_node.hpp>
 
 namespace sluice::format {
 using sluice::operator|;
@@ -25,7 +21,7 @@ using sluice::operator|;
 /// since it may be the one that ends its object.
 ///
 /// Allocation: the object's body is swapped with a buffer the stage keeps, so its capacity is
-/// reused for the next object.
+/// reused for the next object. The node is shared with format::raw (detail::concat_node).
 /// @code
 ///   auto tail = format::jsonl{} | codec::zstd{.level = 1};
 /// @endcode
@@ -37,39 +33,11 @@ struct jsonl {
   static constexpr const char* extension = ".jsonl";
 
   template <class Next>
-  class node {
-   public:
-    template <class MakeNext>
-    node(run_context& ctx, MakeNext&& make_next) : ctx_(ctx), next_(make_next()) {}
-
-    void push(record_batch&& batch) {
-      object o;
-      detail::take_body(o, spare_, batch.payload_bytes() + batch.size());
-      detail::begin_object(ctx_, batch, o, content_type);
-      for (const record_ref r : batch) {
-        if (r.payload.find('\n') != std::string_view::npos) {
-          ctx_.reject(r, make_error_code(errc::invalid_record), "payload contains a newline", "format::jsonl");
-          continue;
-        }
-        o.body.append(r.payload);
-        o.body += '\n';
-        detail::add_record(o, r);
-      }
-      give_recycled(std::move(batch));  // formatted: its capacity serves the batcher again
-      if (detail::end_object(o, spare_)) next_.push(std::move(o));
-    }
-    void flush() { next_.flush(); }
-    void tick() { next_.tick(); }
-
-   private:
-    run_context& ctx_;
-    std::string spare_;
-    Next next_;
-  };
+  using node = detail::concat_node<Next>;
 
   template <class MakeNext>
   auto open(run_context& ctx, MakeNext&& make_next) const {
-    return node<decltype(make_next())>(ctx, make_next);
+    return node<decltype(make_next())>(ctx, detail::concat_mode::lines, content_type, "format::jsonl", make_next);
   }
 };
 

@@ -52,6 +52,13 @@ inline void append_extension(const object& o, std::string& out) {
 /// - `{arrival:FMT}`: the arrival time, same format.
 /// - `{partition:NAME}`: the value of partition key NAME (hive form, see partition_keys);
 ///   `__none__` when the object has no such key, `__empty__` when the value is empty.
+/// - `{partition_path:NAME}`: the value of partition key NAME as a path: split at `/`, each
+///   segment escaped as a value is (below) except that `=` stays (hive folders such as
+///   `customer_id=42/`), and a trailing `/` kept, so `prefix=logs%2Fday%3D01%2F` renders
+///   `logs/day=01/`. The value is glued to what follows (`{partition_path:prefix}{stream}-{seq}{ext}`:
+///   Firehose's `<evaluated prefix><suffix>`); an empty value renders nothing, a missing key
+///   `__none__/`.
+///   An empty, `.` or `..` segment in the value is the per-object invalid_argument error.
 /// - `{partition}`: the whole hive-form partition string (`event_type=click/hour=13`),
 ///   `__none__` when unpartitioned.
 /// - `{seq}`: `<lowest position>-<highest position>-<source digest>`: the positions the object
@@ -101,13 +108,17 @@ class key_template {
 
   /// Appends `value` escaped as one key segment (see the class comment).
   static void append_segment(std::string& out, std::string_view value);
+  /// Appends `path` with each `/`-separated segment escaped as append_segment escapes a value,
+  /// except that `=` is kept (hive-form folders) and empty and dot segments are kept as they
+  /// are (render() refuses them).
+  static void append_path(std::string& out, std::string_view path);
   /// Appends the `{seq}` of a cursor set: lowest-highest position and the source digest.
   static void append_seq(std::string& out, const cursor_set& covered, const cursor_tracker& names);
 
  private:
   struct empty_tag {};
   explicit key_template(empty_tag) {}
-  enum class kind { literal, stream, time, arrival, partition_value, partition, seq, ext };
+  enum class kind { literal, stream, time, arrival, partition_value, partition_path, partition, seq, ext };
   struct part {
     kind k;
     std::string text;  // literal text, time format or partition key name
@@ -166,6 +177,9 @@ inline key_template key_template::parse(std::string_view text, std::string_view 
     else if (name == "partition") {
       if (arg.empty()) fail(i, "`{partition:}` needs a key name");
       p.k = kind::partition_value;
+    } else if (name == "partition_path") {
+      if (arg.empty()) fail(i, "`{partition_path:NAME}` needs a key name");
+      p.k = kind::partition_path;
     } else if (name == "time" || name == "arrival") {
       if (!has_arg || arg.empty()) fail(i, "`{" + std::string(name) + ":FMT}` needs a format, e.g. {" +
                                                std::string(name) + ":%Y/%m/%d}");
@@ -180,7 +194,8 @@ inline key_template key_template::parse(std::string_view text, std::string_view 
       p.k = name == "time" ? kind::time : kind::arrival;
     } else {
       fail(i, "unknown placeholder `{" + std::string(inner) +
-                  "}` (known: {stream} {time:FMT} {arrival:FMT} {partition} {partition:NAME} {seq} {ext})");
+                  "}` (known: {stream} {time:FMT} {arrival:FMT} {partition} {partition:NAME} "
+                  "{partition_path:NAME} {seq} {ext})");
     }
     if (!literal.empty()) t.parts_.push_back({kind::literal, std::move(literal)}), literal.clear();
     t.parts_.push_back(std::move(p));
@@ -192,22 +207,45 @@ inline key_template key_template::parse(std::string_view text, std::string_view 
   return t;
 }
 
-inline void key_template::append_segment(std::string& out, std::string_view value) {
+namespace detail {
+// How append_escaped treats a value: a segment of its own, a dot segment (every byte escaped),
+// or a segment of a path (`=` kept: `customer_id=42/` is the hive form readers look for).
+enum class escape_as { segment, dots, path_segment };
+
+// Appends `value` with the bytes a key segment cannot hold as it is (`/`, `\\`, `=`, `%`,
+// control bytes) escaped as %XX.
+inline void append_escaped(std::string& out, std::string_view value, escape_as how) {
   static constexpr char hex[] = "0123456789ABCDEF";
-  if (value.empty()) {
-    out += "__empty__";
-    return;
-  }
-  bool dots = value == "." || value == "..";
   for (char ch : value) {
     auto c = static_cast<unsigned char>(ch);
-    if (dots || c < 0x20 || c == 0x7F || c == '/' || c == '\\' || c == '=' || c == '%') {
+    if (how == escape_as::dots || c < 0x20 || c == 0x7F || c == '/' || c == '\\' || c == '%' ||
+        (c == '=' && how != escape_as::path_segment)) {
       out += '%';
       out += hex[c >> 4];
       out += hex[c & 15];
     } else {
       out += ch;
     }
+  }
+}
+}  // namespace detail
+
+inline void key_template::append_segment(std::string& out, std::string_view value) {
+  if (value.empty()) {
+    out += "__empty__";
+    return;
+  }
+  detail::append_escaped(out, value,
+                         value == "." || value == ".." ? detail::escape_as::dots : detail::escape_as::segment);
+}
+
+inline void key_template::append_path(std::string& out, std::string_view path) {
+  while (true) {
+    auto slash = path.find('/');
+    detail::append_escaped(out, path.substr(0, slash), detail::escape_as::path_segment);
+    if (slash == std::string_view::npos) return;
+    out += '/';
+    path.remove_prefix(slash + 1);
   }
 }
 
@@ -255,11 +293,14 @@ inline error_code key_template::render(const object& o, const cursor_tracker& na
         append_time(out, p.text, o.first_event_time != timestamp{} ? o.first_event_time : o.arrival_time);
         break;
       case kind::arrival: append_time(out, p.text, o.arrival_time); break;
-      case kind::partition_value: {
+      case kind::partition_value:
+      case kind::partition_path: {
         bool found = false;
         std::string value = partition_value(o.partition, p.text, &found);
-        if (found) append_segment(out, value);
-        else out += "__none__";
+        bool path = p.k == kind::partition_path;
+        if (!found) out += path ? "__none__/" : "__none__";
+        else if (path) append_path(out, value);
+        else append_segment(out, value);
         break;
       }
       case kind::partition:

@@ -18,11 +18,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <thread>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -46,7 +49,10 @@ inline constexpr std::string_view sidecar_suffix = ".meta.json";
 /// (local_reader) treats an object without its sidecar as incomplete. Keys are deterministic
 /// (see key_template), so a replay after a crash overwrites the same files.
 ///
-/// Checksums are computed once, over the bytes in memory, with a reused SHA-256 context.
+/// Checksums are computed once, with a reused SHA-256 context. With `.sync` the syncer thread
+/// computes them, reading the written bytes back from the page cache, and writes the sidecar,
+/// so the pipeline's thread goes on with the next object; without it, push() computes them over
+/// the bytes in memory. A streamed object's are computed piece by piece as its bytes go by.
 ///
 /// Streamed objects (object_piece) are written as their pieces come: the key is rendered from
 /// the facts of the first piece (of the first piece that carries records, when a format
@@ -66,6 +72,8 @@ inline constexpr std::string_view sidecar_suffix = ".meta.json";
 /// a first piece of an object already open) throws sluice::error (invalid_argument) naming
 /// the object id.
 /// Thread safety: each node is used by one thread; several nodes (workers) may share a root.
+/// Allocation: a body goes back to the recycler as soon as it is written; with `.sync` the
+/// syncer reads objects back through one 256 KiB buffer per node.
 /// @code
 ///   auto p = connector::generator{.records = 100'000}
 ///          | format::jsonl{}
@@ -120,13 +128,15 @@ struct local {
         return;
       }
       o.key = key_buf_;
-      crypto::object_checksums sums = crypto::compute_checksums(o.body, checksums_);
 
       pending_write w;
       prepare_target(w);
       w.object_fd = write_temporary(w.path, o.body);
-      w.meta_fd = write_temporary(w.meta, to_json(describe(o, sums, ctx_.tracker())));
       w.stored_bytes = o.body.size();
+      // Without a syncer the bytes are at hand; with one, the syncer computes the checksums
+      // (reading the bytes back from the page cache) and writes the sidecar, so the thread that
+      // compresses the next object does not hash this one.
+      if (!sync_) w.sums = crypto::compute_checksums(o.body, checksums_);
       give_recycled(std::move(o.body));  // on disk (in the page cache): the next format's body
       w.facts = std::move(o);
       submit(std::move(w));
@@ -141,14 +151,16 @@ struct local {
     void tick() {}
 
    private:
-    /// An object whose bytes and sidecar are written to temporary files, waiting to be made
-    /// durable: fsync both, rename both (object first: a sidecar marks a complete object), fsync
-    /// the folder once for both renames, acknowledge.
+    /// An object whose bytes are written to a temporary file, waiting to be made durable:
+    /// checksum it (unless `sums` is known) and write its sidecar to a temporary file, fsync both,
+    /// rename both (object first: a sidecar marks a complete object), fsync the folder once for
+    /// both renames, acknowledge.
     struct pending_write {
       sluice::detail::unique_fd object_fd, meta_fd;
       std::filesystem::path path, meta, dir;
       std::uint64_t stored_bytes = 0;
-      object facts;  // without its body: what acknowledge() counts
+      std::optional<crypto::object_checksums> sums;  // empty: read the file back to compute them
+      object facts;  // without its body: what acknowledge() counts and the sidecar describes
     };
 
     /// A streamed object between its first piece and its last.
@@ -282,7 +294,7 @@ struct local {
         if (!t.object_fd) throw error(sluice::detail::last_system_error(), "store::local: writing " + t.path.string());
       }
       t.stored_bytes = s.checksums.size();
-      t.meta_fd = write_temporary(t.meta, to_json(describe(s.facts, s.checksums.finish(), ctx_.tracker())));
+      t.sums = s.checksums.finish();  // computed piece by piece as the bytes went by
       // Nothing below throws before submit(), which removes both temporary files if it fails.
       release_fd(s);
       pending_write w = std::move(t);
@@ -346,7 +358,8 @@ struct local {
     sluice::detail::unique_fd write_temporary(const std::filesystem::path& path, std::string_view data) {
       std::filesystem::path tmp = path;
       tmp += ".tmp";
-      sluice::detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      // Readable too: the syncer reads an object back to checksum it.
+      sluice::detail::unique_fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       error_code ec = fd ? sluice::detail::write_all(fd.get(), data.data(), data.size())
                          : sluice::detail::last_system_error();
       if (ec) {
@@ -366,6 +379,13 @@ struct local {
         ::unlink(tmp_meta.c_str());
         throw error(ec, "store::local: writing " + w.path.string());
       };
+      try {
+        if (!w.sums) w.sums = checksum_file(w, tmp_object);
+        w.meta_fd = write_temporary(w.meta, to_json(describe(w.facts, *w.sums, ctx_.tracker())));
+      } catch (...) {
+        ::unlink(tmp_object.c_str());  // write_temporary() leaves no file of its own behind
+        throw;
+      }
       for (auto* f : {&w.object_fd, &w.meta_fd}) {
         if (sync_ && ::fsync(f->get()) != 0) fail(sluice::detail::last_system_error());
         f->reset();
@@ -376,6 +396,29 @@ struct local {
         if (auto ec = sluice::detail::fsync_directory(w.dir)) fail(ec);
       }
       ctx_.acknowledge(w.facts, w.stored_bytes);
+    }
+
+    /// The checksums of a written object, read back from its temporary file (the page cache) in
+    /// slices through one reused buffer: memory stays one slice, whatever the object's size.
+    crypto::object_checksums checksum_file(const pending_write& w, const std::filesystem::path& tmp) {
+      constexpr std::size_t slice = 256 * 1024;
+      if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(slice);
+      auto fail = [&](error_code ec, const std::string& what) {
+        (void)file_checksums_.finish();  // starts over: the next object must not inherit these bytes
+        throw error(ec, "store::local: reading back " + tmp.string() + what);
+      };
+      for (std::uint64_t at = 0; at < w.stored_bytes;) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(slice, w.stored_bytes - at));
+        const ssize_t n = ::pread(w.object_fd.get(), read_buffer_.get(), want, static_cast<off_t>(at));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail(sluice::detail::last_system_error(), "");
+        if (n == 0)
+          fail(make_error_code(errc::truncated_object),
+               ": shorter than the " + std::to_string(w.stored_bytes) + " bytes written");
+        file_checksums_.update(std::string_view(read_buffer_.get(), static_cast<std::size_t>(n)));
+        at += static_cast<std::uint64_t>(n);
+      }
+      return file_checksums_.finish();
     }
 
     /// Removes the temporary files of a write that will not be completed.
@@ -425,7 +468,9 @@ struct local {
     std::filesystem::path root_;
     key_template key_;
     bool sync_;
-    crypto::object_checksummer checksums_;
+    crypto::object_checksummer checksums_;       // the pushing thread's
+    crypto::object_checksummer file_checksums_;  // complete()'s (the syncer's, with `.sync`)
+    std::unique_ptr<char[]> read_buffer_;        // complete()'s, for checksum_file()
     std::string key_buf_;
     std::string last_dir_;
     std::unordered_map<std::uint64_t, open_object> open_;  // streamed objects by object_id

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -47,6 +48,21 @@ inline void require_each_record_once(const std::vector<sluice::record_batch>& ou
   REQUIRE(seen.size() == n);
   std::uint64_t expected = 1;
   for (auto p : seen) REQUIRE(p == expected++);
+}
+
+/// The numeric payloads of `out`, per partition in the order they came; checks that each batch
+/// holds at most `max_records` records, all of its own partition.
+inline std::map<std::string, std::vector<int>> numbers_by_partition(const std::vector<sluice::record_batch>& out,
+                                                                    std::size_t max_records) {
+  std::map<std::string, std::vector<int>> by_partition;
+  for (const auto& b : out) {
+    CHECK(b.size() <= max_records);
+    for (const sluice::record_ref r : b) {
+      CHECK(r.partition == b.partition());  // one partition per batch
+      by_partition[b.partition()].push_back(std::stoi(std::string(r.payload)));
+    }
+  }
+  return by_partition;
 }
 
 inline std::vector<std::string> payloads_of(const sluice::record_batch& b) {

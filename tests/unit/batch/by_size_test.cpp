@@ -25,6 +25,7 @@ using sluice_test::vector_source;
 static_assert(record_stage<batch::by_size>);
 
 using batch_test::harness;
+using batch_test::numbers_by_partition;
 using batch_test::payloads_of;
 using batch_test::require_each_record_once;
 
@@ -128,14 +129,7 @@ TEST_CASE("by_size groups interleaved records by partition and keeps their order
   for (int i = 0; i < 30; ++i) in.push_back({"type=" + std::to_string(i % 3), std::to_string(i)});
   node.push(h.make(in));
   node.flush();
-  std::map<std::string, std::vector<int>> by_partition;
-  for (const auto& b : out) {
-    CHECK(b.size() <= 4);
-    for (const record_ref r : b) {
-      CHECK(r.partition == b.partition());  // one partition per batch
-      by_partition[b.partition()].push_back(std::stoi(std::string(r.payload)));
-    }
-  }
+  auto by_partition = numbers_by_partition(out, 4);
   REQUIRE(by_partition.size() == 3);
   for (int p = 0; p < 3; ++p) {
     auto& v = by_partition["type=" + std::to_string(p)];
@@ -143,6 +137,30 @@ TEST_CASE("by_size groups interleaved records by partition and keeps their order
     for (std::size_t k = 0; k < v.size(); ++k) CHECK(v[k] == p + 3 * static_cast<int>(k));
   }
   require_each_record_once(out, h.errors, 30);
+}
+
+TEST_CASE("by_size finds the right partition while slots close and reopen for others", "[batch][by_size]") {
+  // More partitions than the batcher compares before hashing, names of one length (so each
+  // compare reads the bytes), and batches that end often, so a slot a recent partition used is
+  // reopened for another one while that partition is still remembered.
+  harness h;
+  std::vector<record_batch> out;
+  auto node = batch::by_size{.max_records = 3, .max_partitions = 5,
+                             .on_partition_overflow = batch::partition_overflow::flush_lru}
+                  .open(h.t.ctx, [&] { return collecting_node<record_batch>{&out}; });
+  std::vector<std::pair<std::string, std::string>> in;
+  std::uint64_t x = 7;
+  for (int i = 0; i < 600; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int p = (x >> 33) % 10 < 6 ? 0 : static_cast<int>((x >> 40) % 9) + 1;  // one hot partition
+    in.push_back({"p=" + std::to_string(p), std::to_string(i)});
+  }
+  node.push(h.make(in));
+  node.flush();
+  std::map<std::string, std::vector<int>> expected;
+  for (std::size_t i = 0; i < in.size(); ++i) expected[in[i].first].push_back(static_cast<int>(i));
+  CHECK(numbers_by_partition(out, 3) == expected);  // each partition's records, all of them, in order
+  require_each_record_once(out, h.errors, 600);
 }
 
 TEST_CASE("the reject policy sends a new partition past max_partitions to the error output as activePartitionExceeded",

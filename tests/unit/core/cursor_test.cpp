@@ -52,6 +52,71 @@ TEST_CASE("cursor tracker commits in order whatever order interleaved objects co
   }
 }
 
+TEST_CASE("cursor tracker commits in-order runs at once and ignores acks of committed records", "[core][cursor]") {
+  cursor_tracker tracker;
+  std::vector<std::uint64_t> commits;
+  auto id = tracker.add_source("s", [&](std::uint64_t p) { commits.push_back(p); });
+  // Runs of a thousand records: each commits at once when it extends the committed prefix.
+  record_batch first, second;
+  for (std::uint64_t i = 1; i <= 1500; ++i) first.append("x", {id, i * 10});
+  tracker.track(first);
+  cursor_set head, tail;
+  for (std::size_t i = 0; i < 1000; ++i) head.add(first[i].cursor);
+  for (std::size_t i = 1000; i < first.size(); ++i) tail.add(first[i].cursor);
+  REQUIRE(head.ranges().size() == 1);
+  tracker.ack(head);
+  REQUIRE(commits == std::vector<std::uint64_t>{10000});
+  CHECK(tracker.in_flight() == 500);
+
+  for (std::uint64_t i = 1501; i <= 3000; ++i) second.append("x", {id, i * 10});
+  tracker.track(second);
+  CHECK(second[0].cursor.seq == 1500);
+  CHECK(tracker.in_flight() == 2000);
+  // The second batch completes first: nothing commits until the tail of the first is in.
+  cursor_set later;
+  for (std::size_t i = 0; i < second.size(); ++i) later.add(second[i].cursor);
+  tracker.ack(later);
+  CHECK(commits.size() == 1);
+  tracker.ack(tail);
+  REQUIRE(commits == std::vector<std::uint64_t>{10000, 30000});
+  CHECK(tracker.in_flight() == 0);
+  // A repeated ack of committed records (a store retrying an acknowledgement) changes nothing.
+  tracker.ack(head);
+  tracker.ack(later);
+  CHECK(commits.size() == 2);
+  CHECK(tracker.committed(id) == std::pair<bool, std::uint64_t>{true, 30000});
+}
+
+TEST_CASE("cursor tracker numbers each source on its own in a batch that mixes sources", "[core][cursor]") {
+  cursor_tracker tracker;
+  std::vector<std::uint64_t> a_commits, b_commits;
+  auto a = tracker.add_source("a", [&](std::uint64_t p) { a_commits.push_back(p); });
+  auto b = tracker.add_source("b", [&](std::uint64_t p) { b_commits.push_back(p); });
+  record_batch batch;
+  batch.append("1", {a, 1});
+  batch.append("2", {a, 2});
+  batch.append("3", {b, 7});
+  batch.append("4", {a, 3});
+  batch.append("5", {b, 9});
+  tracker.track(batch);
+  CHECK(batch[0].cursor.seq == 0);
+  CHECK(batch[1].cursor.seq == 1);
+  CHECK(batch[2].cursor.seq == 0);
+  CHECK(batch[3].cursor.seq == 2);
+  CHECK(batch[4].cursor.seq == 1);
+  cursor_set bs;
+  bs.add(batch[2].cursor);
+  bs.add(batch[4].cursor);
+  tracker.ack(bs);
+  CHECK(a_commits.empty());
+  REQUIRE(b_commits == std::vector<std::uint64_t>{9});
+  cursor_set as;
+  for (std::size_t i : {0u, 1u, 3u}) as.add(batch[i].cursor);
+  tracker.ack(as);
+  REQUIRE(a_commits == std::vector<std::uint64_t>{3});
+  CHECK(tracker.in_flight() == 0);
+}
+
 TEST_CASE("checkpoint store replaces its file atomically and reads it back", "[core][cursor]") {
   sluice_test::temp_dir dir;
   auto path = dir / "checkpoint";

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 using namespace sluice;
 
 TEST_CASE("record_batch keeps payloads, partitions, times and cursors of appended records", "[core][record_batch]") {
@@ -24,6 +26,52 @@ TEST_CASE("record_batch keeps payloads, partitions, times and cursors of appende
   b.clear();
   CHECK(b.empty());
   CHECK(b.payload_bytes() == 0);
+}
+
+TEST_CASE("record_batch shows all payloads back to back in record order", "[core][record_batch]") {
+  record_batch b;
+  CHECK(b.payloads().empty());
+  b.append("one", {}, {}, "p=1");
+  b.append_written(8, [](char* out) {
+    std::memcpy(out, "two", 3);
+    return std::size_t{3};
+  });
+  b.append("", {}, {}, "p=2");
+  b.append("three");
+  b.set_partition(0, "a=much/longer=partition");  // partitions live apart: payloads stay as they were
+  CHECK(b.payloads() == "onetwothree");
+  CHECK(b.payloads().size() == b.payload_bytes());
+  CHECK(b[3].payload.data() == b.payloads().data() + 6);
+  b.clear();
+  CHECK(b.payloads().empty());
+}
+
+TEST_CASE("records with the partition of the record before share its bytes, and changing one changes no other",
+          "[core][record_batch]") {
+  record_batch b;
+  b.append("1", {}, {}, "p=a");
+  b.append("2", {}, {}, "p=a");
+  b.append("3", {}, {}, "p=b");
+  b.append("4", {}, {}, "p=a");
+  CHECK(b[1].partition.data() == b[0].partition.data());  // shared with the record before
+  CHECK(b[2].partition.data() != b[1].partition.data());
+  CHECK(b[3].partition.data() != b[0].partition.data());  // only the record before is compared
+  // Record 0's bytes are record 1's too: a shorter or a longer partition for record 0 must
+  // leave record 1's alone.
+  b.set_partition(0, "q");
+  CHECK(b[0].partition == "q");
+  CHECK(b[1].partition == "p=a");
+  b.set_partition(1, "a=much/longer=partition");
+  CHECK(b[1].partition == "a=much/longer=partition");
+  CHECK(b[0].partition == "q");
+  CHECK(b[2].partition == "p=b");
+  b.set_partition(3, "p=b");  // now equal to record 2's: shared
+  CHECK(b[3].partition.data() == b[2].partition.data());
+  CHECK(b[3].partition == "p=b");
+  // A record appended from the batch itself reads back the same.
+  b.append(b[1]);
+  CHECK(b[4].partition == "a=much/longer=partition");
+  CHECK(b[4].payload == "2");
 }
 
 TEST_CASE("partition keys escape separators and read back", "[core][record]") {

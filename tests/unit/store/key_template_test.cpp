@@ -65,6 +65,31 @@ TEST_CASE("{partition:NAME} renders a value, __none__ for a missing key, __empty
   CHECK(f.render("{partition}/").starts_with("__none__/"));
 }
 
+TEST_CASE("{partition_path:NAME} renders a value as folders, glued to what follows", "[store][key_template]") {
+  fixture f;
+  const std::string t = "{partition_path:prefix}{stream}-{seq}{ext}";
+  f.o.partition = partition_keys{}.add("prefix", "customer_id=42/2024/05/01/").str();
+  CHECK(std::regex_match(f.render(t), std::regex(R"(customer_id=42/2024/05/01/clicks-0{19}1-0{16}4096-[0-9a-f]{8}\.jsonl)")));
+  // Without a trailing `/` the last part is glued to the file name, as Firehose's prefixes are.
+  f.o.partition = partition_keys{}.add("prefix", "logs/myprefix").str();
+  CHECK(f.render(t).starts_with("logs/myprefixclicks-"));
+  // Each segment is escaped as a value is, `=` excepted; `/` only separates.
+  f.o.partition = partition_keys{}.add("prefix", "a%b\\c/t\x01=x/").str();
+  CHECK(f.render(t).starts_with("a%25b%5Cc/t%01=x/clicks-"));
+  // An empty value is no folder; a missing key is a visible one.
+  f.o.partition = partition_keys{}.add("prefix", "").str();
+  CHECK(f.render(t).starts_with("clicks-"));
+  f.o.partition = partition_keys{}.add("other", "x").str();
+  CHECK(f.render(t).starts_with("__none__/clicks-"));
+  // Empty and dot folders from data are the per-object error.
+  for (const char* bad : {"a//b/", "../etc/", "a/./", "/abs/"}) {
+    INFO(bad);
+    f.o.partition = partition_keys{}.add("prefix", bad).str();
+    std::string key;
+    CHECK(key_template::parse(t).render(f.o, f.tracker, key) == boost::system::errc::invalid_argument);
+  }
+}
+
 TEST_CASE("values from data stay one safe path segment", "[store][key_template]") {
   fixture f;
   f.o.partition = partition_keys{}.add("tenant", "../etc/passwd").add("dots", "..").str();
@@ -113,7 +138,7 @@ TEST_CASE("invalid templates are config errors naming the template and the posit
   };
   CHECK(message("{stream}/{bogus}/") ==
         "sluice: store::local.key = \"{stream}/{bogus}/\": unknown placeholder `{bogus}` (known: {stream} "
-        "{time:FMT} {arrival:FMT} {partition} {partition:NAME} {seq} {ext}) at position 9");
+        "{time:FMT} {arrival:FMT} {partition} {partition:NAME} {partition_path:NAME} {seq} {ext}) at position 9");
   CHECK(message("{stream/") == "sluice: store::local.key = \"{stream/\": unclosed `{` at position 0");
   CHECK_THAT(message("a}/"), Catch::Contains("`}` without `{` at position 1"));
   CHECK_THAT(message("{time:%Y/%q}/"), Catch::Contains("unsupported time format `%q`") &&
@@ -121,6 +146,9 @@ TEST_CASE("invalid templates are config errors naming the template and the posit
   CHECK_THAT(message("{time:%Y%}/"), Catch::Contains("time format ends with `%`"));
   CHECK_THAT(message("{time}/"), Catch::Contains("needs a format"));
   CHECK_THAT(message("{partition:}/"), Catch::Contains("needs a key name"));
+  CHECK(message("{partition_path:}{seq}") ==
+        "sluice: store::local.key = \"{partition_path:}{seq}\": `{partition_path:NAME}` needs a key name at position 0");
+  CHECK_THAT(message("{partition_path}{seq}"), Catch::Contains("`{partition_path:NAME}` needs a key name"));
   CHECK_THAT(message("events/../x/"), Catch::Contains("`..` path segment at position 7"));
   CHECK_THAT(message("./x/"), Catch::Contains("`.` path segment at position 0"));
   CHECK_THAT(message("/lake/x/"), Catch::Contains("absolute key") && Catch::Contains("at position 0"));

@@ -432,8 +432,9 @@ SLUICE_DECL void write_kinesis_put_records_response(std::string& out, std::span<
 SLUICE_DECL void write_list_delivery_streams_response(std::string& out, std::span<const std::string_view> names,
                                                       const list_delivery_streams_request& request);
 
-/// CompressionFormat as the model spells it. (zstd has no name in the model.)
-enum class compression_format : std::uint8_t { uncompressed, gzip, zip, snappy, hadoop_snappy };
+/// CompressionFormat as the model spells it, plus `ZSTD`, which the model's enum lacks: it is
+/// reported as such (clients print output enums as received; botocore does not check them).
+enum class compression_format : std::uint8_t { uncompressed, gzip, zip, snappy, hadoop_snappy, zstd };
 
 /// What DescribeDeliveryStream reports about a stream's S3 destination.
 struct s3_destination_description {

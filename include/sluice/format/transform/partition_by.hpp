@@ -131,11 +131,7 @@ class partition_by::node {
     keys_.clear();
     for (const auto& field : config_.fields) {
       const boost::json::value* v = format::find_path(o, field);
-      const char* problem = v == nullptr        ? "missing"
-                            : v->is_null()      ? "null"
-                            : v->is_array()     ? "an array"
-                            : v->is_object()    ? "an object"
-                                                : nullptr;
+      const char* problem = format::partition_value_problem(v);
       if (problem != nullptr) {
         ctx_.reject(r, make_error_code(errc::invalid_record),
                     "partition field `" + field + "` is " + problem + " (needed for the partition key)",

@@ -286,7 +286,8 @@ SLUICE_DECL std::string delivery_stream_arn(std::string_view region, std::string
 SLUICE_DECL void write_describe_delivery_stream_response(std::string& out, const delivery_stream_description& stream,
                                                          const describe_delivery_stream_request& request) {
   static constexpr std::string_view destination_id = "destinationId-000000000001";
-  static constexpr std::string_view compression_names[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"};
+  static constexpr std::string_view compression_names[] = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY",
+                                                                 "ZSTD"};
   const auto& d = stream.destination;
   out.clear();
   out += "{\"DeliveryStreamDescription\":{\"DeliveryStreamName\":";

@@ -18,7 +18,7 @@ namespace sluice::transform::detail {
 /// copying the survivors into a batch the stage reuses from push to push.
 ///
 /// Use: begin(in); then for each index i in order exactly one of keep / keep_with / replace /
-/// remove; then finish(next).
+/// replace_with / remove; then finish(next).
 class survivors {
  public:
   void begin(record_batch& in) noexcept {
@@ -44,6 +44,12 @@ class survivors {
     start_copying(i);
     record_ref r = (*in_)[i];
     out_.append(payload, r.cursor, r.event_time, r.partition);
+  }
+  /// Record i goes on with a new payload and new partition keys.
+  void replace_with(std::size_t i, std::string_view payload, std::string_view partition) {
+    start_copying(i);
+    record_ref r = (*in_)[i];
+    out_.append(payload, r.cursor, r.event_time, partition);
   }
   /// Record i does not go on (rejected or dropped).
   void remove(std::size_t i) { start_copying(i); }
