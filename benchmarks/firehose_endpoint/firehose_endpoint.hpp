@@ -133,6 +133,8 @@ struct endpoint_settings {
   /// The write-ahead buffer's sync policy: "always" (a 200 survives a power loss) or "never"
   /// (a 200 survives a crash of the process): what the disk's fsync costs.
   std::string sync = "always";
+  /// The delivery stream's workers (compression runs on each).
+  unsigned workers = 1;
 };
 class endpoint_process {
  public:

@@ -10,7 +10,7 @@
 //   firehose_endpoint [--endpoint-bin PATH] [--seconds 8] [--warmup 1] [--connections 32]
 //                     [--repeats 3] [--shapes 500x500B,1x1000KiB] [--latency-seconds 8]
 //                     [--nginx-workers 2] [--ports 18100-18199] [--buffer-mib 64]
-//                     [--interval-seconds 60] [--compression zstd] [--sync always|never] [--only endpoint|nginx]
+//                     [--interval-seconds 60] [--compression zstd] [--sync always|never] [--workers 1] [--only endpoint|nginx]
 //
 // The endpoint is examples/firehose_endpoint (the build's, or --endpoint-bin), started afresh
 // for each run with its own lake and state folders; nginx is Debian's, started once. The load
@@ -137,6 +137,7 @@ int main(int argc, char** argv) try {
   o.endpoint.interval_seconds = static_cast<std::uint32_t>(arg(argc, argv, "--interval-seconds", 60));
   o.endpoint.compression = arg_text(argc, argv, "--compression", "zstd");
   o.endpoint.sync = arg_text(argc, argv, "--sync", "always");
+  o.endpoint.workers = static_cast<unsigned>(arg(argc, argv, "--workers", 1));
   o.load.seconds = static_cast<double>(arg(argc, argv, "--seconds", 8));
   o.load.warmup_seconds = static_cast<double>(arg(argc, argv, "--warmup", 1));
   o.load.connections = static_cast<unsigned>(arg(argc, argv, "--connections", 32));
@@ -183,9 +184,9 @@ int main(int argc, char** argv) try {
   }
   if (with_endpoint)
     std::printf("# endpoint: %s; a fresh process, lake and state folder per run; delivery stream: %s, buffering "
-                "hints %u MiB / %u s; write-ahead buffer sync %s; acknowledged = durable (the endpoint's contract)\n",
+                "hints %u MiB / %u s; write-ahead buffer sync %s; %u worker(s); acknowledged = durable (the endpoint's contract)\n",
                 o.endpoint.binary.c_str(), o.endpoint.compression.c_str(), o.endpoint.buffer_mib,
-                o.endpoint.interval_seconds, o.endpoint.sync.c_str());
+                o.endpoint.interval_seconds, o.endpoint.sync.c_str(), o.endpoint.workers);
   std::printf("# load: 1 Asio thread, %u keep-alive connections, one request in flight each; %.0f s measured after "
               "%.0f s warm-up; requests pre-signed (SigV4, sluice::aws::signer) before each run; %d runs each, in "
               "turns; MB/s counts decoded record bytes (bodies are base64: ~1.34x larger)\n",

@@ -25,7 +25,7 @@ endpoint_process::endpoint_process(const endpoint_settings& s, const std::filesy
       << t.secret_access_key << "\"}],\n"
       << " \"state_dir\": \"" << (folder / "state").string() << "\",\n"
       << " \"delivery_streams\": [{\"name\": \"" << t.stream << "\", \"lake\": \"" << lake_.string()
-      << "\", \"compression\": \"" << s.compression << "\", \"buffer\": {\"sync\": \"" << s.sync << "\"},\n"
+      << "\", \"compression\": \"" << s.compression << "\", \"buffer\": {\"sync\": \"" << s.sync << "\"}, \"workers\": " << s.workers << ",\n"
       << "   \"buffering_hints\": {\"size_mib\": " << s.buffer_mib << ", \"interval_seconds\": " << s.interval_seconds
       << "}}]}\n";
     if (!f) throw std::runtime_error("cannot write " + config.string());

@@ -357,7 +357,9 @@ struct record_outcome {
 /// base64 (168 bytes, so no padding), as in the outputs of the AWS CLI's own examples
 /// (awscli/examples/firehose/put-record.rst, put-record-batch.rst). The bytes hold a random
 /// 16-byte instance id chosen at construction, the request number and the record index, then
-/// filler derived from them: unique per (instance, request, index), opaque to clients. (The
+/// filler derived from the instance and the request: unique per (instance, request, index),
+/// opaque to clients. The ids of one request differ only in the characters that encode the
+/// index, so request_ids() makes a request's ids for the cost of a copy each. (The
 /// example responses in shared/testdata/firehose hold 56-digit decimals instead; their README
 /// calls those values illustrative.)
 /// Thread safety: const; share one among threads.
@@ -377,7 +379,23 @@ class record_id_generator {
     return s;
   }
 
+  /// The ids of one request's records, each the same as append() makes.
+  class request_ids {
+   public:
+    /// Appends the id of record `index` (id_size characters).
+    SLUICE_DECL void append(std::string& out, std::uint32_t index) const;
+
+   private:
+    friend class record_id_generator;
+    std::array<char, id_size> first_{};  // the id of record 0
+    std::uint8_t after_index_[2]{};      // the two filler bytes encoded with the index's last byte
+  };
+  [[nodiscard]] SLUICE_DECL request_ids ids_of(std::uint64_t request_number) const;
+
  private:
+  static constexpr std::size_t block_size = id_size / 4 * 3;  // 168 bytes
+  static constexpr std::size_t index_at = 24;                 // bytes 24..27: the record index
+  void fill(std::uint8_t (&block)[block_size], std::uint64_t request_number) const noexcept;
   std::array<std::uint8_t, 16> instance_{};
 };
 

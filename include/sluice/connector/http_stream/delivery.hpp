@@ -81,6 +81,9 @@ struct delivery_stream_config {
   /// Decoded bytes received and not yet in the disk buffer; past it, clients get
   /// ServiceUnavailableException and retry.
   std::uint64_t max_pending_mib = 32;
+  /// Threads that process, compress, encrypt and store the stream's records (1..64), each with
+  /// its own batcher (so its own objects): compression is the costliest stage.
+  unsigned workers = 1;
 };
 
 /// The endpoint and its delivery streams: what a configuration file holds.
@@ -126,8 +129,8 @@ using lake_store = one_of<store::local>;
 #endif
 
 /// The pipeline of every delivery stream:
-/// source -> buffer::disk (the acknowledgement) -> buffer::queue (one worker: the source goes back
-/// to its requests while records are processed) -> processing -> batch::by_size (the buffering
+/// source -> buffer::disk (the acknowledgement) -> buffer::queue (`workers` threads: the source
+/// goes back to its requests while records are processed) -> processing -> batch::by_size (the buffering
 /// hints, per rendered prefix, objects streamed in 1 MiB pieces) -> format::raw -> compression ->
 /// encryption -> store, with keys `<rendered prefix><stream>-<seq><ext>`.
 [[nodiscard]] inline auto make_delivery_pipeline(source src, const delivery_stream_config& config,
@@ -161,7 +164,7 @@ using lake_store = one_of<store::local>;
          | buffer::disk{.dir = state / "wal",
                         .max_bytes = config.buffer_max_mib << 20,
                         .sync = config.buffer_sync}
-         | buffer::queue{.capacity = 4, .workers = 1}
+         | buffer::queue{.capacity = 4, .workers = config.workers}
          | processing{.transform = std::move(transform),
                       .query_keys = config.partition_keys,
                       .prefix = config.prefix,

@@ -147,19 +147,48 @@ SLUICE_DECL record_id_generator::record_id_generator() {
   }
 }
 
-SLUICE_DECL void record_id_generator::append(std::string& out, std::uint64_t request_number,
-                                             std::uint32_t index) const {
-  std::uint8_t b[168];
+// The block of an id: instance, request number, the index (left zero here), then filler spread
+// from the instance and the request number.
+inline void record_id_generator::fill(std::uint8_t (&b)[block_size], std::uint64_t request_number) const noexcept {
   std::copy(instance_.begin(), instance_.end(), b);
   for (int i = 0; i < 8; ++i) b[16 + i] = static_cast<std::uint8_t>(request_number >> (56 - 8 * i));
-  for (int i = 0; i < 4; ++i) b[24 + i] = static_cast<std::uint8_t>(index >> (24 - 8 * i));
-  std::uint64_t state = request_number * 0xD1342543DE82EF95ULL ^ (std::uint64_t{index} << 32 | index);
+  for (std::size_t i = index_at; i < index_at + 4; ++i) b[i] = 0;
+  std::uint64_t state = request_number * 0xD1342543DE82EF95ULL;
   for (std::size_t i = 0; i < 16; ++i) state = state * 31 + instance_[i];
-  for (std::size_t i = 28; i < sizeof b; i += 8) {
+  for (std::size_t i = index_at + 4; i < block_size; i += 8) {
     const std::uint64_t r = detail::splitmix64(state);
-    for (std::size_t j = 0; j < 8 && i + j < sizeof b; ++j) b[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+    for (std::size_t j = 0; j < 8 && i + j < block_size; ++j) b[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
   }
-  detail::append_base64_groups(out, b, sizeof b);
+}
+
+SLUICE_DECL void record_id_generator::append(std::string& out, std::uint64_t request_number,
+                                             std::uint32_t index) const {
+  ids_of(request_number).append(out, index);
+}
+
+SLUICE_DECL record_id_generator::request_ids record_id_generator::ids_of(std::uint64_t request_number) const {
+  std::uint8_t b[block_size];
+  fill(b, request_number);
+  request_ids ids;
+  std::string first;
+  detail::append_base64_groups(first, b, block_size);
+  std::copy(first.begin(), first.end(), ids.first_.begin());
+  ids.after_index_[0] = b[index_at + 4];
+  ids.after_index_[1] = b[index_at + 5];
+  return ids;
+}
+
+SLUICE_DECL void record_id_generator::request_ids::append(std::string& out, std::uint32_t index) const {
+  // Bytes 24..29 (the index and two filler bytes) are base64 groups 8 and 9: characters 32..39.
+  const std::uint8_t six[6] = {static_cast<std::uint8_t>(index >> 24), static_cast<std::uint8_t>(index >> 16),
+                               static_cast<std::uint8_t>(index >> 8),  static_cast<std::uint8_t>(index),
+                               after_index_[0],                        after_index_[1]};
+  const std::size_t at = out.size();
+  out.append(first_.data(), first_.size());
+  std::string groups;
+  groups.reserve(8);
+  detail::append_base64_groups(groups, six, sizeof six);
+  out.replace(at + index_at / 3 * 4, 8, groups);
 }
 
 SLUICE_DECL void append_sequence_number(std::string& out, sequence_number n) {
@@ -200,11 +229,12 @@ SLUICE_DECL void write_put_record_batch_response(std::string& out, std::span<con
   out += encrypted ? ",\"Encrypted\":true" : ",\"Encrypted\":false";
   out += ",\"RequestResponses\":[";
   bool first = true;
+  const auto request_ids = ids.ids_of(request_number);
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     detail::open_entry(out, first);
     if (outcomes[i].ok()) {
       out += "{\"RecordId\":\"";
-      ids.append(out, request_number, static_cast<std::uint32_t>(i));
+      request_ids.append(out, static_cast<std::uint32_t>(i));
       out += "\"}";
     } else {
       out += "{\"ErrorCode\":";

@@ -90,7 +90,7 @@ inline void read_stream(const config_reader& r, const boost::json::value& v, con
   const auto& o = r.object(v, at,
                            {"name", "lake", "prefix", "error_output_prefix", "buffering_hints", "compression",
                             "compression_level", "keyring", "create_keyring", "partition_keys", "newline_delimiter",
-                            "transform", "content_type", "buffer", "max_pending_mib"});
+                            "transform", "content_type", "buffer", "max_pending_mib", "workers"});
   if (!r.string(o, "name", at, s.name)) r.fail(at + ".name", "", "missing: every delivery stream needs a name");
   r.string(o, "lake", at, s.lake);
   if (s.lake.empty()) r.fail(at + ".lake", "\"\"", "must be a folder or s3://bucket/prefix");
@@ -139,6 +139,7 @@ inline void read_stream(const config_reader& r, const boost::json::value& v, con
     }
   }
   r.integer(o, "max_pending_mib", at, 1, 4096, s.max_pending_mib);
+  r.integer(o, "workers", at, 1, 64, s.workers);
 }
 
 inline void read_listen(const config_reader& r, const std::string& listen, endpoint_config& c) {
