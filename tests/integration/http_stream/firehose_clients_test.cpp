@@ -293,6 +293,40 @@ TEST_CASE("a bad configuration file stops the program at start-up, naming the me
   CHECK_FALSE(fs::exists(tmp / "firehose-state"));  // nothing was started
 }
 
+TEST_CASE("with tls in its configuration the program serves HTTPS, which the AWS CLI trusts with --ca-bundle",
+          "[integration][http_stream][tls]") {
+  if (!have("/usr/bin/aws") || !have("/usr/bin/openssl"))
+    SLUICE_SKIP_OR_FAIL("/usr/bin/aws and /usr/bin/openssl are needed: run scripts/bootstrap");
+  sluice_test::temp_dir tmp;
+  const fs::path cert = tmp / "cert.pem", key = tmp / "key.pem";
+  auto made = sluice_test::run_command(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " + key.string() + " -out " + cert.string() + " 2>&1");
+  INFO(made.out);
+  REQUIRE(made.status == 0);
+  sluice_test::write_file(tmp / "tls.json", R"({"listen": "127.0.0.1:0",
+    "tls": {"certificate_file": ")" + cert.string() + R"(", "private_key_file": ")" + key.string() + R"("},
+    "access_keys": [{"access_key_id": ")" + std::string(key_id) + R"(", "secret_access_key": ")" + secret + R"("}],
+    "state_dir": ")" + (tmp / "state").string() + R"(",
+    "delivery_streams": [{"name": "events", "lake": ")" + (tmp / "lake").string() + R"(", "newline_delimiter": true}]})");
+  endpoint_process endpoint(tmp / "tls.json", tmp.path());
+  REQUIRE(endpoint.url().starts_with("https://127.0.0.1:"));
+  auto put = sluice_test::run_command(aws("firehose put-record-batch --endpoint-url " + endpoint.url() +
+                                          " --ca-bundle " + cert.string() +
+                                          " --delivery-stream-name events --cli-binary-format raw-in-base64-out"
+                                          " --records '[{\"Data\":\"over tls\"}]'"));
+  REQUIRE(put.status == 0);
+  CHECK(boost::json::parse(put.out).as_object().at("FailedPutCount").as_int64() == 0);
+  // Without the CA the CLI refuses the certificate: the connection really is TLS.
+  auto untrusted = sluice_test::run_command(aws("firehose list-delivery-streams --endpoint-url " + endpoint.url() + " 2>&1"));
+  CHECK(untrusted.status != 0);
+  CHECK(untrusted.out.find("SSL") != std::string::npos);
+  REQUIRE(endpoint.terminate() == 0);
+  std::string landed;
+  for (const auto& o : objects_under(tmp / "lake")) landed += sluice_test::read_file(o);
+  CHECK(landed == "over tls\n");
+}
+
 #ifdef SLUICE_HAS_S3
 TEST_CASE("a delivery stream lands in an S3 bucket; a missing bucket stops the program before it listens",
           "[integration][http_stream][s3]") {
