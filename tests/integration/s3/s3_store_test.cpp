@@ -371,7 +371,11 @@ TEST_CASE("with checksum = md5 every upload carries Content-MD5 and each answer'
   CHECK(p.metrics().snapshot().objects_out == 2);
   std::size_t checked = 0;
   for (const auto& e : proxy.log()) {
-    if (e.method != "PUT" || e.target.find(".sluice-conditional-probe") != std::string::npos) continue;
+    // Uploads only: the probe and a body-less CopyObject (the large object's facts, set after
+    // it completes) carry nothing to check.
+    if (e.method != "PUT" || e.target.find(".sluice-conditional-probe") != std::string::npos ||
+        e.request_body_bytes == 0)
+      continue;
     CAPTURE(e.target);
     CHECK(e.checksum_checked);
     CHECK(e.checksum_ok);
