@@ -16,10 +16,12 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -239,6 +241,18 @@ TEST_CASE("records the AWS SDK for JavaScript sends are transformed, partitioned
   CHECK(huge.at("error").as_object().at("name").as_string() == "ValidationException");
   auto describe = sdk(endpoint.url(), "firehose", "DescribeDeliveryStream", "events", {});
   CHECK(describe.at("DeliveryStreamDescription").as_object().at("DeliveryStreamName").as_string() == "events");
+
+  // /metrics counts what the stage did (it runs behind the acknowledgement: wait for it).
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = sluice_test::run_command("curl -s " + endpoint.url() + "/metrics").out;
+    if (metrics.find("sluice_firehose_records_partitioning_failed_total{stream=\"orders\"} 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK_THAT(metrics, Catch::Contains("sluice_firehose_records_accepted_total{stream=\"orders\"} 5\n"));
+  CHECK_THAT(metrics, Catch::Contains("sluice_firehose_records_processing_failed_total{stream=\"orders\"} 1\n"));
+  CHECK_THAT(metrics, Catch::Contains("sluice_firehose_records_partitioning_failed_total{stream=\"orders\"} 1\n"));
+  CHECK_THAT(metrics, Catch::Contains("sluice_firehose_requests_invalid_total{stream=\"orders\"} 2\n"));
 
   REQUIRE(endpoint.terminate() == 0);
   // Partitioned by customer, gzip that the stock gzip reads.

@@ -126,6 +126,16 @@ TEST_CASE("a put call is answered once its records are on disk, and they land in
   const auto stats = ep.stream_stats_by_name().at("events");
   CHECK(stats.requests_accepted == 3);
   CHECK(stats.records_accepted == 12);
+  // The same counts on /metrics, in the Prometheus text format.
+  REQUIRE(client.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  auto metrics = client.read_reply();
+  REQUIRE(metrics);
+  CHECK(metrics->status == 200);
+  CHECK_THAT(metrics->body, Catch::Contains("# TYPE sluice_firehose_records_accepted_total counter\n"
+                                            "sluice_firehose_records_accepted_total{stream=\"events\"} 12\n"));
+  CHECK_THAT(metrics->body, Catch::Contains("sluice_firehose_requests_accepted_total{stream=\"events\"} 3\n"));
+  CHECK_THAT(metrics->body, Catch::Contains("sluice_firehose_pending_bytes{stream=\"events\"} 0\n"));
+  CHECK_THAT(metrics->body, Catch::Contains("sluice_http_requests_total"));  // the server's own come first
 
   runner.join();  // stops the endpoint, which closes the stream: the pipeline drains and run() returns
   CHECK(lake_bytes(dir / "lake") == expected);

@@ -21,6 +21,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 // The Firehose-compatible endpoint: one HTTP server whose put calls feed the pipelines of named
@@ -82,6 +83,13 @@ class pending_pool {
   std::mutex mutex_;
   std::vector<pending_ptr> free_;
 };
+
+/// Appends one family of per-stream metrics in the Prometheus text format:
+/// `sluice_firehose_<name>{stream="<stream>"} <value>` for each (stream, value) of `samples`,
+/// after its HELP and TYPE lines. The endpoint's and the delivery service's metrics share it.
+SLUICE_DECL void append_stream_family(std::string& out, std::string_view name, std::string_view type,
+                                      std::string_view help,
+                                      const std::vector<std::pair<std::string_view, std::string>>& samples);
 
 /// The queue from the server threads to one delivery stream's source, and the answers back.
 class stream_inbox {

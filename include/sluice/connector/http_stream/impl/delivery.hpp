@@ -62,14 +62,13 @@ class config_reader {
                std::int64_t max, Int& out, std::string_view what = {}) const {
     const auto* v = o.if_contains(key);
     if (!v) return false;
-    std::int64_t n = 0;
-    if (v->is_int64()) n = v->get_int64();
-    else if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(max)) n = static_cast<std::int64_t>(v->get_uint64());
-    else if (v->is_uint64()) n = max + (max < INT64_MAX ? 1 : 0);
-    else fail(join(path, key), shown(*v), "must be an integer");
-    if (n < min || n > max || (v->is_uint64() && static_cast<std::uint64_t>(n) != v->get_uint64()))
+    if (!v->is_int64() && !v->is_uint64()) fail(join(path, key), shown(*v), "must be an integer");
+    // A uint64 is only ever one past INT64_MAX or more: out of every range here.
+    const bool in_range = v->is_int64() && v->get_int64() >= min && v->get_int64() <= max;
+    if (!in_range)
       fail(join(path, key), shown(*v),
            "must be " + std::to_string(min) + ".." + std::to_string(max) + (what.empty() ? "" : " (" + std::string(what) + ")"));
+    const std::int64_t n = v->get_int64();
     out = static_cast<Int>(n);
     return true;
   }
@@ -347,14 +346,11 @@ SLUICE_DECL std::map<std::string, metrics_snapshot> delivery_service::delivered(
 SLUICE_DECL void delivery_service::append_metrics(std::string& out) const {
   endpoint_->append_metrics(out);
   const auto delivered_now = delivered();
+  std::vector<std::pair<std::string_view, std::string>> samples;
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
-    out.append("# HELP sluice_firehose_").append(name).append(" ").append(help).append("\n");
-    out.append("# TYPE sluice_firehose_").append(name).append(" ").append(type).append("\n");
-    for (const auto& s : streams_) {
-      out.append("sluice_firehose_").append(name).append("{stream=\"").append(s->name).append("\"} ");
-      out += value(*s, delivered_now.at(s->name));
-      out += '\n';
-    }
+    samples.clear();
+    for (const auto& s : streams_) samples.emplace_back(s->name, value(*s, delivered_now.at(s->name)));
+    detail::append_stream_family(out, name, type, help, samples);
   };
   using snap = metrics_snapshot;
   auto n = [](std::uint64_t v) { return std::to_string(v); };

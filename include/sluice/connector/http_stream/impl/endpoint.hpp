@@ -12,6 +12,15 @@
 namespace sluice::connector::http_stream {
 namespace detail {
 
+SLUICE_DECL void append_stream_family(std::string& out, std::string_view name, std::string_view type,
+                                      std::string_view help,
+                                      const std::vector<std::pair<std::string_view, std::string>>& samples) {
+  out.append("# HELP sluice_firehose_").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE sluice_firehose_").append(name).append(" ").append(type).append("\n");
+  for (const auto& [stream, value] : samples)
+    out.append("sluice_firehose_").append(name).append("{stream=\"").append(stream).append("\"} ").append(value).append("\n");
+}
+
 SLUICE_DECL pending_ptr pending_pool::take() {
   {
     std::lock_guard lock(mutex_);
@@ -301,35 +310,34 @@ SLUICE_DECL void endpoint::append_metrics(std::string& out) const {
     const char* type;
     const char* help;
     std::uint64_t stream_stats::*field;
+    double scale;  // nanoseconds to seconds for the latency sum
   };
   static constexpr metric metrics[] = {
       {"requests_accepted_total", "counter", "Put calls answered 200: their records are committed.",
-       &stream_stats::requests_accepted},
-      {"records_accepted_total", "counter", "Records acknowledged to clients.", &stream_stats::records_accepted},
+       &stream_stats::requests_accepted, 1},
+      {"records_accepted_total", "counter", "Records acknowledged to clients.", &stream_stats::records_accepted, 1},
       {"bytes_accepted_total", "counter", "Decoded record bytes acknowledged to clients.",
-       &stream_stats::bytes_accepted},
+       &stream_stats::bytes_accepted, 1},
       {"requests_refused_total", "counter", "Put calls refused: back-pressure, stopping, or a failed pipeline.",
-       &stream_stats::requests_refused},
-      {"records_refused_total", "counter", "Records of refused put calls.", &stream_stats::records_refused},
-      {"requests_invalid_total", "counter", "Put calls with a client error.", &stream_stats::requests_invalid},
+       &stream_stats::requests_refused, 1},
+      {"records_refused_total", "counter", "Records of refused put calls.", &stream_stats::records_refused, 1},
+      {"requests_invalid_total", "counter", "Put calls with a client error.", &stream_stats::requests_invalid, 1},
       {"pending_bytes", "gauge", "Record bytes received and not yet committed (the stream's buffer fill).",
-       &stream_stats::pending_bytes},
+       &stream_stats::pending_bytes, 1},
       {"waiting_requests", "gauge", "Put calls waiting for their records to be committed.",
-       &stream_stats::waiting_requests},
+       &stream_stats::waiting_requests, 1},
       {"ack_latency_seconds_sum", "counter", "Receipt to answer, summed over accepted put calls.",
-       &stream_stats::ack_latency_ns_sum},
+       &stream_stats::ack_latency_ns_sum, 1e-9},
   };
   const auto stats = stream_stats_by_name();
+  std::vector<std::pair<std::string_view, std::string>> samples;
   for (const metric& m : metrics) {
-    out.append("# HELP sluice_firehose_").append(m.name).append(" ").append(m.help).append("\n");
-    out.append("# TYPE sluice_firehose_").append(m.name).append(" ").append(m.type).append("\n");
-    for (const auto& [name, s] : stats) {
-      out.append("sluice_firehose_").append(m.name).append("{stream=\"").append(name).append("\"} ");
-      const std::uint64_t v = s.*m.field;
-      if (m.field == &stream_stats::ack_latency_ns_sum) out += std::to_string(static_cast<double>(v) / 1e9);
-      else out += std::to_string(v);
-      out += '\n';
+    samples.clear();
+    for (const auto& [name, st] : stats) {
+      const std::uint64_t v = st.*m.field;
+      samples.emplace_back(name, m.scale == 1 ? std::to_string(v) : std::to_string(static_cast<double>(v) * m.scale));
     }
+    detail::append_stream_family(out, m.name, m.type, m.help, samples);
   }
 }
 
