@@ -370,10 +370,13 @@ class by_size::node {
     // A slot's batch may have been moved from by emit(): take a spent one with its capacity
     // (the format downstream gives them back) rather than growing a new one from nothing.
     std::size_t most = streaming() ? config_.piece_bytes : config_.max_bytes;
-    // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
-    // doubling into it: each doubling copies and leaves a freed block behind to fragment the
-    // heap. Reserved bytes are not touched, so they cost address space, not memory.
-    std::size_t share = std::min(most, config_.max_buffered_bytes / std::max<std::size_t>(open, 1));
+    // Reserve once what the batch may grow to instead of doubling into it: each doubling copies
+    // and leaves a freed block behind to fragment the heap. Reserved bytes are not touched, so
+    // they cost address space, not memory. A whole batch may grow to max_bytes (the others are
+    // emitted first when together they pass max_buffered_bytes); a streaming slot holds about
+    // its share of max_buffered_bytes.
+    std::size_t share =
+        streaming() ? std::min(most, config_.max_buffered_bytes / std::max<std::size_t>(open, 1)) : most;
     s.capacity = 0;
     if (!streaming()) {
       s.records = take_recycled<record_batch>(most);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <mutex>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -84,6 +85,48 @@ template <class T>
 void give_recycled(T&& value) {
   recycler<std::remove_cvref_t<T>>::shared().give(std::forward<T>(value));
 }
+
+/// The buffer a stage swaps with object bodies (a format's next body, a codec's or encryptor's
+/// output). When it is too small for what comes, it takes a spent one from the recycler before
+/// allocating; when the stage ends, it goes back to the recycler.
+///
+/// Why: each stage keeps one such buffer and they trade places with the body, so every one of
+/// them ends up holding a whole formatted batch. Without the recycler at both ends, each pipeline
+/// (each run, each queue worker) would fault in several batch-sized buffers afresh.
+class spare_buffer {
+ public:
+  spare_buffer() = default;
+  spare_buffer(spare_buffer&&) noexcept = default;
+  spare_buffer& operator=(spare_buffer&&) = delete;
+  ~spare_buffer() {
+    if (bytes_.capacity() > std::string().capacity()) give_recycled(std::move(bytes_));
+  }
+
+  /// The buffer with room for at least `wanted` bytes. Its content is left as it is (a writer
+  /// that resizes it over old bytes pays no zero-fill for them); a new allocation gets a
+  /// sixteenth of headroom, so the next, slightly larger batch fits too.
+  [[nodiscard]] std::string& with_room_for(std::size_t wanted) {
+    if (bytes_.capacity() < wanted) {
+      std::string recycled = take_recycled<std::string>(wanted);
+      if (recycled.capacity() > bytes_.capacity()) bytes_.swap(recycled);
+      if (recycled.capacity() > std::string().capacity()) give_recycled(std::move(recycled));
+    }
+    if (bytes_.capacity() < wanted) {
+      // Grown from empty, reserve allocates what is asked (growing would double); the smaller
+      // buffer goes back for a stage that needs less.
+      std::string fresh;
+      fresh.reserve(wanted + wanted / 16);
+      bytes_.swap(fresh);
+      if (fresh.capacity() > std::string().capacity()) give_recycled(std::move(fresh));
+    }
+    return bytes_;
+  }
+  /// The buffer as it is (after a swap, the previous body).
+  [[nodiscard]] std::string& get() noexcept { return bytes_; }
+
+ private:
+  std::string bytes_;
+};
 
 }  // namespace v0
 }  // namespace sluice

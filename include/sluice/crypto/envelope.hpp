@@ -6,6 +6,7 @@
 #include <sluice/core/error.hpp>
 #include <sluice/core/object.hpp>
 #include <sluice/core/pipeline.hpp>
+#include <sluice/core/recycler.hpp>
 #include <sluice/crypto/detail/esdk_format.hpp>
 #include <sluice/crypto/detail/openssl.hpp>
 #include <sluice/crypto/keyring.hpp>
@@ -264,15 +265,17 @@ struct envelope {
           if (!o.partition.empty()) options_.context["sluice:partition"] = o.partition;
           e->begin(*keyring_, options_);
         }
+        // The message is a little larger than its plaintext; the encryptor grows `out` if need be.
+        std::string& out = out_.with_room_for(o.body.size());
         if (piece.last)
-          e->finish(o.body, out_);
+          e->finish(o.body, out);
         else
-          e->write(o.body, out_);
+          e->write(o.body, out);
       } catch (...) {
         if (it != open_.end()) open_.erase(it);
         throw;
       }
-      o.body.swap(out_);
+      o.body.swap(out_.get());
       o.encryption = "aws-encryption-sdk";
       o.metadata["encryption-suite"] = to_string(options_.suite);
       o.metadata["encryption-key"] = e->last_key_id();
@@ -309,7 +312,7 @@ struct envelope {
     std::unordered_map<std::uint64_t, std::unique_ptr<encryptor>> open_;
     std::vector<std::unique_ptr<encryptor>> idle_;
     encrypt_options options_;
-    std::string out_;
+    spare_buffer out_;
     Next next_;
   };
 

@@ -196,7 +196,7 @@ class csv::node {
   std::vector<std::string> inferred_;
   std::unordered_map<std::uint64_t, streamed_object> open_;  // by object_id, first piece to last
   std::string field_;
-  std::string spare_;
+  spare_buffer spare_;
   Next next_;
 };
 

@@ -50,6 +50,34 @@ TEST_CASE("by_size emits a partition's batch when it reaches max_records", "[bat
   require_each_record_once(out, h.errors, 7);
 }
 
+TEST_CASE("by_size reserves a whole batch's bytes once, however many partitions share the buffer",
+          "[batch][by_size]") {
+  // Five partitions share max_buffered_bytes, but any one of them may still fill a whole batch:
+  // a batch reserved at its fifth of the buffer would double (copy and leave a freed block
+  // behind) on its way to max_bytes.
+  while (take_recycled<record_batch>().payload_capacity() > 0) {
+  }  // no large batch left by another test: each new partition grows its own
+  harness h;
+  std::vector<record_batch> out;
+  auto node = batch::by_size{.max_bytes = 1_MiB, .max_buffered_bytes = 2_MiB}.open(
+      h.t.ctx, [&] { return collecting_node<record_batch>{&out}; });
+  const std::string record(1000, 'r');
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::pair<std::string, std::string>> opening;
+    for (int p = 0; p < 5; ++p) opening.emplace_back("p=" + std::to_string(p), record);
+    node.push(h.make(opening));
+    const std::vector<std::pair<std::string, std::string>> ten(10, {"p=0", record});
+    for (int i = 0; i < 110; ++i) node.push(h.make(ten));  // small chunks, as a source sends
+  }
+  node.flush();
+  std::size_t full = 0;
+  for (const auto& b : out) {
+    CHECK(b.payload_capacity() < 1_MiB + 1_MiB / 8);  // reserved once, never doubled
+    if (b.payload_bytes() + record.size() > 1_MiB) ++full;
+  }
+  CHECK(full >= 3);
+}
+
 TEST_CASE("by_size emits before a record would take a batch past max_bytes", "[batch][by_size]") {
   harness h;
   std::vector<record_batch> out;

@@ -67,3 +67,28 @@ TEST_CASE("recycled record batches keep their payload capacity", "[core][recycle
   CHECK(again.empty());
   CHECK(again.payload_capacity() >= (1u << 20));
 }
+
+TEST_CASE("a stage's spare buffer takes a spent buffer before allocating and gives its own back when it ends",
+          "[core][recycler]") {
+  auto& shared = recycler<std::string>::shared();
+  while (shared.take().capacity() > std::string().capacity()) {
+  }  // nothing left by another test
+  const char* given;
+  {
+    auto spent = with_capacity(1 << 20);
+    given = spent.data();
+    give_recycled(std::move(spent));
+    spare_buffer spare;
+    std::string& room = spare.with_room_for(512 << 10);
+    CHECK(room.data() == given);  // the spent buffer, not a new one
+    room = "kept bytes";
+    CHECK(spare.with_room_for(16).data() == given);  // large enough: kept, content and all
+    CHECK(spare.get() == "kept bytes");
+    std::string& bigger = spare.with_room_for(4 << 20);  // nothing that large spent: allocated,
+    CHECK(bigger.capacity() >= (4u << 20) + (4u << 20) / 16);  // with a sixteenth of headroom
+  }
+  auto back = shared.take(4 << 20);  // the spare went back when its stage ended
+  CHECK(back.capacity() >= (4u << 20));
+  auto first = shared.take(1 << 20);  // and so did the buffer it gave up when it grew
+  CHECK(first.data() == given);
+}

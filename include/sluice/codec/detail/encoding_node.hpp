@@ -2,6 +2,7 @@
 #pragma once
 #include <sluice/core/config.hpp>
 #include <sluice/core/object.hpp>
+#include <sluice/core/recycler.hpp>
 
 #include <string>
 #include <utility>
@@ -11,7 +12,7 @@ namespace sluice::codec::detail {
 /// The running node of every codec stage: encodes each object's body with `Encoder` (which has
 /// `compress(std::string_view in, std::string& out)`, one complete frame or member per call)
 /// into a spare buffer, swaps the two (the old body becomes the next spare, so no buffer is
-/// allocated per object), and records the encoding.
+/// allocated per object; see spare_buffer), and records the encoding.
 ///
 /// A piece of a streamed object (object_piece) is encoded the same way, on its own: its body
 /// becomes one complete frame or member, and the object is their concatenation, which every
@@ -28,8 +29,10 @@ class encoding_node {
 
   void push(object&& o) {
     if (!o.body.empty() || o.piece.whole()) {
-      encoder_.compress(o.body, spare_);
-      o.body.swap(spare_);
+      // Room for the input: what an object near the batch size needs unless it does not compress.
+      std::string& out = spare_.with_room_for(o.body.size());
+      encoder_.compress(o.body, out);
+      o.body.swap(out);
     }
     o.content_encoding.emplace_back(encoding_);
     next_.push(std::move(o));
@@ -40,7 +43,7 @@ class encoding_node {
  private:
   Encoder encoder_;
   const char* encoding_;
-  std::string spare_;
+  spare_buffer spare_;
   Next next_;
 };
 

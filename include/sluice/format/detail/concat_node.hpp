@@ -65,7 +65,7 @@ class concat_node {
   concat_mode mode_;
   std::string content_type_;
   std::string_view stage_;
-  std::string spare_;
+  spare_buffer spare_;
   Next next_;
 };
 

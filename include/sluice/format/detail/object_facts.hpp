@@ -13,15 +13,8 @@ namespace sluice::format::detail {
 
 /// Starts `o`'s body in the stage's spare buffer or, when the spare went downstream with the last
 /// object, in a body a store gave back: the capacity circulates instead of being faulted in anew.
-inline void take_body(object& o, std::string& spare, std::size_t wanted) {
-  if (spare.capacity() < wanted) spare = take_recycled<std::string>(wanted);
-  if (spare.capacity() < wanted) {
-    // Grown from empty, reserve allocates what is asked; growing a smaller buffer would double
-    // it. A sixteenth of headroom lets the next, slightly larger batch fit too.
-    spare = std::string();
-    spare.reserve(wanted + wanted / 16);
-  }
-  o.body.swap(spare);
+inline void take_body(object& o, spare_buffer& spare, std::size_t wanted) {
+  o.body.swap(spare.with_room_for(wanted));
   o.body.clear();
 }
 
@@ -50,9 +43,9 @@ inline void begin_object(run_context& ctx, const record_batch& batch, object& o,
 /// Ends a formatted object and says whether it goes on: a whole object without records is
 /// dropped, a piece of a streamed object always goes on (even empty: it may be the piece that
 /// ends its object). A body without records keeps its buffer here, as the stage's spare.
-[[nodiscard]] inline bool end_object(object& o, std::string& spare) {
+[[nodiscard]] inline bool end_object(object& o, spare_buffer& spare) {
   if (o.record_count > 0) return true;
-  spare.swap(o.body);
+  spare.get().swap(o.body);
   o.body.clear();
   return !o.piece.whole();
 }
