@@ -38,8 +38,9 @@ result run_sluice(const config& c);
 std::string make_jsonl(std::uint64_t records);
 
 /// ZSTD_compressCCtx at `level` over `in` in pieces of `piece` bytes with one reused context
-/// and output buffer, single-threaded. Returns the compressed sizes of the pieces.
-std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int level);
+/// and output buffer per thread; `threads` threads take the pieces in turn. Returns the
+/// compressed sizes of the pieces.
+std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int level, unsigned threads = 1);
 
 /// AES-256-GCM (OpenSSL EVP, one reused context, one key per message) over messages of the
 /// given sizes, each in frames of `frame` bytes with a fresh IV and tag per frame.

@@ -10,7 +10,7 @@
 // size runs twice: with glibc's default allocator settings, and with M_MMAP_THRESHOLD fixed at
 // 1 MiB (see docs/performance.md for why the two differ).
 //
-//   memory_bound [--sizes 250000,1000000,4000000] [--repeats 3]
+//   memory_bound [--sizes 250000,1000000,4000000] [--repeats 3] [--only EVENTS]
 //
 // Each figure is the largest peak of `repeats` children (a bound is about the worst case).
 #include "common/harness.hpp"
@@ -97,6 +97,15 @@ int main(int argc, char** argv) try {
       at = comma + 1;
     }
   }
+  // --only N runs the pipeline once over N events in this process, with glibc's default
+  // allocator settings and without children or bound: for heap profilers (heaptrack).
+  if (const long long only = arg(argc, argv, "--only", 0); only > 0) {
+    temp_folder lake("sluice-bench-memory");
+    auto r = memory_bound::run_sluice(c, static_cast<std::uint64_t>(only), lake.path());
+    std::printf("%" PRIu64 " bytes in, %" PRIu64 " objects, %" PRIu64 " errors\n", r.input_bytes, r.objects, r.errors);
+    return r.errors == 0 ? 0 : 1;
+  }
+
   print_machine("memory_bound");
   std::printf("# by_size{.max_bytes = %zu MiB, .max_buffered_bytes = %zu MiB}, queue{.capacity = %zu, .workers = %zu}, "
               "zstd level %d, %" PRIu64 " KiB frames, fsync %s; largest peak of %d children per size\n",

@@ -211,6 +211,7 @@ class by_size::node {
         s = &slots_[i];
       }
       if (s->needs_batch) supply(*s);
+      make_room(*s, r.payload.size());
       s->records.append(r);
       account(i, r.payload.size() + r.partition.size() + detail::record_overhead);
       s->object_bytes += r.payload.size();
@@ -370,13 +371,11 @@ class by_size::node {
     // A slot's batch may have been moved from by emit(): take a spent one with its capacity
     // (the format downstream gives them back) rather than growing a new one from nothing.
     std::size_t most = streaming() ? config_.piece_bytes : config_.max_bytes;
-    // Reserve once what the batch may grow to instead of doubling into it: each doubling copies
-    // and leaves a freed block behind to fragment the heap. Reserved bytes are not touched, so
-    // they cost address space, not memory. A whole batch may grow to max_bytes (the others are
-    // emitted first when together they pass max_buffered_bytes); a streaming slot holds about
-    // its share of max_buffered_bytes.
-    std::size_t share =
-        streaming() ? std::min(most, config_.max_buffered_bytes / std::max<std::size_t>(open, 1)) : most;
+    // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
+    // doubling into it: each doubling copies and leaves a freed block behind to fragment the
+    // heap. Reserved bytes are not touched, so they cost address space, not memory. A batch that
+    // outgrows its share anyway grows once more, to its limit (make_room()).
+    std::size_t share = std::min(most, config_.max_buffered_bytes / std::max<std::size_t>(open, 1));
     s.capacity = 0;
     if (!streaming()) {
       s.records = take_recycled<record_batch>(most);
@@ -394,6 +393,15 @@ class by_size::node {
     if (s.records.payload_capacity() < share) s.records.reserve(0, share + share / 16);
   }
   void supply(slot& s) { supply(s, map_.size()); }
+
+  /// A batch about to outgrow its reservation (its share when it was supplied, since other
+  /// partitions went quiet) grows once to the most it may hold, not by doubling: a filled
+  /// max_bytes batch would otherwise end in a buffer of twice that.
+  void make_room(slot& s, std::size_t payload) {
+    if (s.records.payload_bytes() + payload <= s.records.payload_capacity()) return;
+    const std::size_t most = streaming() ? config_.piece_bytes : config_.max_bytes;
+    if (s.records.payload_bytes() + payload <= most) s.records.reserve(0, most + most / 16);
+  }
 
   void account(std::uint32_t i, std::size_t bytes) {
     slot& s = slots_[i];
