@@ -16,6 +16,28 @@
 
 namespace end_to_end {
 
+namespace {
+/// Runs work(0) .. work(threads - 1), each on its own thread (on this one when threads <= 1),
+/// and rethrows the first failure once all have ended.
+template <class Work>
+void on_threads(unsigned threads, Work& work) {
+  if (threads <= 1) return work(0u);
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> failures(threads);
+  for (unsigned k = 0; k < threads; ++k)
+    pool.emplace_back([&, k] {
+      try {
+        work(k);
+      } catch (...) {
+        failures[k] = std::current_exception();
+      }
+    });
+  for (auto& t : pool) t.join();
+  for (const auto& f : failures)
+    if (f) std::rethrow_exception(f);
+}
+}  // namespace
+
 std::string make_jsonl(std::uint64_t records) {
   const sluice::connector::generator gen{.records = records};
   std::string out;
@@ -44,24 +66,40 @@ std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int 
       sizes[i] = z;
     }
   };
-  if (threads <= 1) {
-    compress_share(0);
-    return sizes;
-  }
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> failures(threads);
-  for (unsigned k = 0; k < threads; ++k)
-    pool.emplace_back([&, k] {
-      try {
-        compress_share(k);
-      } catch (...) {
-        failures[k] = std::current_exception();
-      }
-    });
-  for (auto& t : pool) t.join();
-  for (const auto& f : failures)
-    if (f) std::rethrow_exception(f);
+  on_threads(threads, compress_share);
   return sizes;
+}
+
+std::uint64_t generate_and_zstd(std::uint64_t records, std::size_t piece_records, int level, unsigned threads) {
+  const sluice::connector::generator gen{.records = records};
+  constexpr std::size_t max_line = sluice::connector::generator::max_event_bytes + 1;
+  const std::uint64_t count = (records + piece_records - 1) / piece_records;
+  std::vector<std::uint64_t> produced(std::max(threads, 1u));
+  // Thread k takes pieces k, k + threads, ...: writes their events as JSON Lines straight into
+  // one reused buffer, then compresses it with its own context, as the hand-written loop of
+  // pipeline_overhead does.
+  auto work = [&](unsigned k) {
+    std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
+    std::unique_ptr<char[]> body(new char[piece_records * max_line]);
+    const std::size_t capacity = ZSTD_compressBound(piece_records * max_line);
+    std::unique_ptr<char[]> out(new char[capacity]);
+    for (std::uint64_t p = k; p < count; p += threads) {
+      char* w = body.get();
+      for (std::uint64_t i = p * piece_records; i < std::min(records, (p + 1) * piece_records); ++i) {
+        std::size_t type;
+        w += gen.write_event(i, w, type);
+        *w++ = '\n';
+      }
+      const auto n = static_cast<std::size_t>(w - body.get());
+      std::size_t z = ZSTD_compressCCtx(cctx.get(), out.get(), capacity, body.get(), n, level);
+      if (ZSTD_isError(z)) throw std::runtime_error(ZSTD_getErrorName(z));
+      produced[k] += n;
+    }
+  };
+  on_threads(threads, work);
+  std::uint64_t total = 0;
+  for (auto n : produced) total += n;
+  return total;
 }
 
 std::uint64_t raw_aes_gcm(const std::vector<std::size_t>& messages, std::size_t frame) {

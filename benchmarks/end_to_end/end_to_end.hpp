@@ -42,6 +42,13 @@ std::string make_jsonl(std::uint64_t records);
 /// compressed sizes of the pieces.
 std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int level, unsigned threads = 1);
 
+/// The generator's events made and compressed with no pipeline: `threads` threads take pieces
+/// of `piece_records` events in turns, write them as JSON Lines into a reused buffer and
+/// ZSTD_compressCCtx it at `level`. Returns the JSON Lines bytes. With two threads, the most
+/// any two-worker pipeline over these events can do on this machine, since it must generate
+/// them too.
+std::uint64_t generate_and_zstd(std::uint64_t records, std::size_t piece_records, int level, unsigned threads);
+
 /// AES-256-GCM (OpenSSL EVP, one reused context, one key per message) over messages of the
 /// given sizes, each in frames of `frame` bytes with a fresh IV and tag per frame.
 /// Returns the bytes encrypted.
