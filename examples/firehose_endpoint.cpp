@@ -43,10 +43,11 @@ std::map<std::string, hs::transform_function> transforms() {
   // Records that are not a JSON object go to the error prefix as processing-failed; the
   // exception's text becomes the error record's errorMessage.
   t["require_json_object"] = [](const hs::transform_input& in, hs::transform_output&) {
-    boost::system::error_code ec;
-    auto v = boost::json::parse(boost::json::string_view(in.data.data(), in.data.size()), ec);
-    if (ec) throw std::runtime_error("not JSON: " + ec.message());
-    if (!v.is_object()) throw std::runtime_error("not a JSON object");
+    // One reader per worker thread (each has its own copy of this function), reusing its memory.
+    thread_local format::json_reader reader;
+    const boost::json::value* v = reader.parse(in.data);
+    if (v == nullptr) throw std::runtime_error("not JSON: " + reader.error().message());
+    if (!v->is_object()) throw std::runtime_error("not a JSON object");
     return hs::transform_result::ok;  // the output's data already holds the record
   };
   return t;

@@ -2,6 +2,8 @@
 #pragma once
 // Benchmark helpers: wall-clock timing with repeats, peak memory, and the one output format every
 // benchmark prints: `name figure unit | baseline figure unit | ratio`, measured in the same run.
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -9,18 +11,30 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <stdexcept>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
+
+extern char** environ;
 
 namespace sluice_bench {
 
-/// Seconds taken by `f`, the median of `repeats` runs (medians resist the noise of a shared
-/// machine better than means).
+/// The median of `v` (0 when empty): medians resist the noise of a shared machine better than
+/// means.
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+/// Seconds taken by `f`, the median of `repeats` runs.
 inline double median_seconds(int repeats, const std::function<void()>& f) {
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
@@ -28,8 +42,39 @@ inline double median_seconds(int repeats, const std::function<void()>& f) {
     f();
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return median(std::move(times));
+}
+
+/// The whole file, or "" when it cannot be read.
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+/// Starts `argv` (argv[0] a path) as a child with stdin from /dev/null and stdout and stderr
+/// written to `out` and `err`, with `env` as its environment (this process's when null); its pid.
+/// Throws std::runtime_error naming the program when it cannot start.
+inline pid_t spawn_process(const std::vector<std::string>& argv, const std::vector<std::string>* env,
+                           const std::filesystem::path& out, const std::filesystem::path& err) {
+  if (argv.empty()) throw std::invalid_argument("spawn_process: empty command");
+  auto c_strings = [](const std::vector<std::string>& v) {
+    std::vector<char*> list;
+    for (const auto& item : v) list.push_back(const_cast<char*>(item.c_str()));
+    list.push_back(nullptr);
+    return list;
+  };
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto args = c_strings(argv);
+  std::vector<char*> envp = env ? c_strings(*env) : std::vector<char*>{};
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), env ? envp.data() : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
 }
 
 /// Peak resident memory of this process so far, in bytes.
@@ -98,10 +143,7 @@ inline std::vector<double> interleaved_median_seconds(int repeats, const std::ve
       times[i].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   std::vector<double> medians;
-  for (auto& t : times) {
-    std::sort(t.begin(), t.end());
-    medians.push_back(t[t.size() / 2]);
-  }
+  for (auto& t : times) medians.push_back(median(std::move(t)));
   return medians;
 }
 

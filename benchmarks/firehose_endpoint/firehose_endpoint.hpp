@@ -2,6 +2,8 @@
 #pragma once
 // firehose_endpoint: the Firehose-compatible endpoint (examples/firehose_endpoint) against nginx
 // accepting the same POST bodies, both driven by one load generator (see main.cpp).
+#include "common/harness.hpp"
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -118,8 +120,7 @@ class child_process {
 std::uint16_t free_port(std::uint16_t low, std::uint16_t high, std::uint16_t* next);
 /// True once a TCP connection to 127.0.0.1:port succeeds.
 bool can_connect(std::uint16_t port);
-/// The whole file, or "" when it cannot be read.
-std::string read_file(const std::filesystem::path& p);
+using sluice_bench::read_file;  // the whole file, or "" when it cannot be read
 
 // ---- the endpoint (sluice.cpp) ------------------------------------------------------------------
 

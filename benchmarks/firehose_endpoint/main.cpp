@@ -47,17 +47,13 @@ namespace {
 using namespace firehose_bench;
 using sluice_bench::arg;
 using sluice_bench::arg_text;
+using sluice_bench::median;
 using sluice_bench::report;
 
 shape parse_shape(const std::string& s) {
   if (s == "500x500B") return {s, 500, 500};
   if (s == "1x1000KiB") return {s, 1, 1'024'000};
   throw std::runtime_error("--shapes " + s + ": must be 500x500B or 1x1000KiB");
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
 }
 
 struct options {

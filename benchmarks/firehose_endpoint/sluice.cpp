@@ -62,7 +62,7 @@ double endpoint_process::drain(std::chrono::seconds timeout) {
 std::uint64_t count_lake_records(const std::filesystem::path& lake) {
   std::uint64_t records = 0;
   if (!std::filesystem::exists(lake)) return 0;
-  std::unique_ptr<ZSTD_DCtx, sluice::codec::detail::dctx_deleter> dctx(ZSTD_createDCtx());
+  sluice::codec::zstd_decompressor zstd;
   std::string decoded;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(lake)) {
     if (!entry.is_regular_file()) continue;
@@ -71,7 +71,7 @@ std::uint64_t count_lake_records(const std::filesystem::path& lake) {
     static constexpr unsigned char zstd_magic[] = {0x28, 0xB5, 0x2F, 0xFD};
     if (bytes.size() >= 4 && std::memcmp(bytes.data(), zstd_magic, 4) == 0) {
       std::string reason;
-      if (sluice::codec::detail::zstd_decode(dctx.get(), bytes, decoded, &reason))
+      if (zstd.decompress(bytes, decoded, &reason))
         throw std::runtime_error(entry.path().string() + ": " + reason);
       text = decoded;
     }

@@ -2,10 +2,9 @@
 // The peers: the AWS CLI v2 (/usr/bin/aws) and rclone, each in a process of its own, with the
 // same environment isolation the S3 integration tests use (tests/integration/s3/s3_test_support.hpp):
 // no profile, no CA bundle, path-style addressing, no checksum trailers (radosgw 16 refuses them).
+#include "common/harness.hpp"
 #include "s3_upload/s3_upload.hpp"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,38 +15,13 @@
 #include <fstream>
 #include <stdexcept>
 
-extern char** environ;
-
 namespace s3_upload {
-
-namespace {
-
-std::vector<char*> c_strings(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  out.reserve(v.size() + 1);
-  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
-}  // namespace
 
 process_result run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                            const std::filesystem::path& out, const std::filesystem::path& err) {
-  if (argv.empty()) throw std::invalid_argument("run_process: empty command");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  auto args = c_strings(argv);
-  auto envp = c_strings(env);
-  pid_t pid = 0;
   const double busy_before = machine_busy_seconds();
   auto start = std::chrono::steady_clock::now();
-  int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  const pid_t pid = sluice_bench::spawn_process(argv, &env, out, err);
   int status = 0;
   rusage usage{};
   while (wait4(pid, &status, 0, &usage) < 0) {

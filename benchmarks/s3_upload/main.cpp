@@ -42,6 +42,8 @@ namespace {
 using namespace s3_upload;
 using sluice_bench::arg;
 using sluice_bench::arg_text;
+using sluice_bench::median;
+using sluice_bench::read_file;
 
 constexpr const char* tools[] = {"sluice", "aws", "rclone"};
 
@@ -117,13 +119,6 @@ std::string first_line(const std::filesystem::path& p) {
   return line;
 }
 
-std::string whole_file(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 /// The settings as arguments, for the sluice child.
 std::vector<std::string> settings_args(const settings& s) {
   return {"--big-bytes",   std::to_string(s.big_bytes),          "--objects",     std::to_string(s.small_count),
@@ -164,7 +159,7 @@ run_figures run_once(const std::string& tool, scenario which, const server& srv,
   process_result p = run_process(argv, env, out, err);
   if (p.exit_code != 0)
     throw std::runtime_error(tool + " (" + scenario_name(which) + ") exited with status " +
-                             std::to_string(p.exit_code) + ":\n" + whole_file(err) + whole_file(out));
+                             std::to_string(p.exit_code) + ":\n" + read_file(err) + read_file(out));
   run_figures f;
   f.process_seconds = p.seconds;
   f.seconds = p.seconds;
@@ -173,7 +168,7 @@ run_figures run_once(const std::string& tool, scenario which, const server& srv,
   f.machine_cpu_seconds = p.machine_cpu_seconds;
   if (tool == "sluice") {
     // The child's last line: `result upload_seconds objects skipped input_rss load_seconds cpu machine_cpu`.
-    const std::string text = whole_file(out);
+    const std::string text = read_file(out);
     const auto at = text.rfind("result ");
     std::istringstream in(at == std::string::npos ? std::string() : text.substr(at));
     std::string word;
@@ -184,17 +179,12 @@ run_figures run_once(const std::string& tool, scenario which, const server& srv,
     if (word != "result" || objects != want || skipped != 0)
       throw std::runtime_error("sluice child: " + std::to_string(objects) + " objects acknowledged (expected " +
                                std::to_string(want) + "), " + std::to_string(skipped) + " skipped:\n" +
-                               whole_file(out) + whole_file(err));
+                               read_file(out) + read_file(err));
   }
   auto clean_start = std::chrono::steady_clock::now();
   check_and_clear(admin, bucket, prefix, s, which, tool);
   f.clean_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - clean_start).count();
   return f;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 /// `--only TOOL`: one run, untimed by the harness; for profilers (`perf record -- s3_upload --only sluice ...`).
@@ -286,7 +276,7 @@ int main(int argc, char** argv) try {
     process_result p{};
     for (int i = 0; i < 2; ++i)  // the second start is the one timed: files in the page cache
       p = run_process(argv_v, env, scratch.path() / "version.out", scratch.path() / "version.err");
-    if (p.exit_code != 0) throw std::runtime_error(argv_v[0] + " does not run: " + whole_file(scratch.path() / "version.err"));
+    if (p.exit_code != 0) throw std::runtime_error(argv_v[0] + " does not run: " + read_file(scratch.path() / "version.err"));
     return std::make_pair(first_line(scratch.path() / "version.out"), p.seconds);
   };
   auto [aws_version, aws_start] = version("aws");

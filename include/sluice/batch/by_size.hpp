@@ -370,7 +370,7 @@ class by_size::node {
     }
     // A slot's batch may have been moved from by emit(): take a spent one with its capacity
     // (the format downstream gives them back) rather than growing a new one from nothing.
-    std::size_t most = streaming() ? config_.piece_bytes : config_.max_bytes;
+    const std::size_t most = batch_limit();
     // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
     // doubling into it: each doubling copies and leaves a freed block behind to fragment the
     // heap. Reserved bytes are not touched, so they cost address space, not memory. A batch that
@@ -398,9 +398,14 @@ class by_size::node {
   /// partitions went quiet) grows once to the most it may hold, not by doubling: a filled
   /// max_bytes batch would otherwise end in a buffer of twice that.
   void make_room(slot& s, std::size_t payload) {
-    if (s.records.payload_bytes() + payload <= s.records.payload_capacity()) return;
-    const std::size_t most = streaming() ? config_.piece_bytes : config_.max_bytes;
-    if (s.records.payload_bytes() + payload <= most) s.records.reserve(0, most + most / 16);
+    const std::size_t need = s.records.payload_bytes() + payload;
+    if (need <= s.records.payload_capacity()) return;
+    const std::size_t most = batch_limit();
+    s.records.reserve(0, std::max(need, most + most / 16));  // a record crossing the limit: its size
+  }
+  /// The most a slot's batch holds: a piece when streaming, else a whole object.
+  [[nodiscard]] std::size_t batch_limit() const noexcept {
+    return streaming() ? config_.piece_bytes : config_.max_bytes;
   }
 
   void account(std::uint32_t i, std::size_t bytes) {

@@ -4,6 +4,7 @@
 #include <sluice/core/concepts.hpp>
 #include <sluice/core/context.hpp>
 #include <sluice/core/detail/civil_time.hpp>
+#include <sluice/core/detail/splitmix64.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/pipeline.hpp>
 #include <sluice/core/record.hpp>
@@ -23,14 +24,6 @@ namespace sluice::connector {
 using sluice::operator|;
 
 namespace detail {
-
-/// SplitMix64: the finaliser that turns (seed, index) into an independent stream per record.
-constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 struct generator_tables {
   // Event types with skewed frequencies: a 100-slot table indexed by a random percentile.
@@ -207,8 +200,9 @@ inline std::size_t generator::write_event(std::uint64_t i, char* out, std::size_
   using detail::tables;
   using T = detail::generator_tables;
   static constexpr char hex[] = "0123456789abcdef";
-  std::uint64_t rng = detail::splitmix64(seed * 0xD1B54A32D192ED03ULL ^ i);
-  auto next = [&rng] { return detail::splitmix64(rng += 0x9E3779B97F4A7C15ULL); };
+  // splitmix64 turns (seed, index) into an independent stream per record.
+  std::uint64_t rng = sluice::detail::splitmix64(seed * 0xD1B54A32D192ED03ULL ^ i);
+  auto next = [&rng] { return sluice::detail::splitmix64(rng += sluice::detail::splitmix64_gamma); };
   char* p = out;
   auto put = [&p](std::string_view s) {
     std::memcpy(p, s.data(), s.size());
@@ -243,7 +237,7 @@ inline std::size_t generator::write_event(std::uint64_t i, char* out, std::size_
   sluice::detail::put_digits(p, user, 7), p += 7;
   // A session is a user's half hour: the same user in the same 30 minutes shares it.
   put(R"(","session_id":"s_)");
-  put_hex(detail::splitmix64(user * 0x9E3779B97F4A7C15ULL ^ static_cast<std::uint64_t>(secs / 1800) ^ seed), 16);
+  put_hex(sluice::detail::splitmix64(user * 0x9E3779B97F4A7C15ULL ^ static_cast<std::uint64_t>(secs / 1800) ^ seed), 16);
   put(R"(","event_type":")");
   put(T::types[type]);
   put(R"(","page":"https://shop.example.com/)");

@@ -42,7 +42,7 @@ class cursor_set {
  public:
   void add(const cursor& c) {
     // Called once per record by every format: the common case (the record continues the last
-    // run) stays small enough to inline; starting a run is the rare, out-of-line part.
+    // run) stays small enough to inline; starting a run, the rare part, is a call of its own.
     if (!ranges_.empty()) {
       cursor_range& last = ranges_.back();
       if (last.source == c.source && last.end_seq == c.seq) {
@@ -104,7 +104,6 @@ class basic_cursor_tracker {
   std::uint32_t add_source(std::string name, commit_function on_commit = {}) {
     std::lock_guard lock(mutex_);
     sources_.push_back(std::make_unique<source_state>());
-    sources_.back()->id = static_cast<std::uint32_t>(sources_.size() - 1);
     sources_.back()->name = std::move(name);
     sources_.back()->on_commit = std::move(on_commit);
     return static_cast<std::uint32_t>(sources_.size() - 1);
@@ -118,11 +117,13 @@ class basic_cursor_tracker {
   void track(record_batch& batch) {
     std::lock_guard lock(mutex_);
     source_state* s = nullptr;  // the previous record's source: batches rarely mix sources
+    std::uint32_t s_id = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       cursor c = batch[i].cursor;
-      if (s == nullptr || c.source != s->id) {
+      if (s == nullptr || c.source != s_id) {
         SLUICE_ASSERT(c.source < sources_.size());
         s = sources_[c.source].get();
+        s_id = c.source;
       }
       c.seq = s->base_seq + s->in_flight.size();
       s->in_flight.push_back({c.position, false});
@@ -169,7 +170,6 @@ class basic_cursor_tracker {
     bool done;
   };
   struct source_state {
-    std::uint32_t id = 0;
     std::string name;
     commit_function on_commit;
     std::uint64_t base_seq = 0;  // sequence number of in_flight.front()

@@ -404,7 +404,7 @@ struct local {
       constexpr std::size_t slice = 256 * 1024;
       if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(slice);
       auto fail = [&](error_code ec, const std::string& what) {
-        (void)file_checksums_.finish();  // starts over: the next object must not inherit these bytes
+        (void)checksums_.finish();  // starts over: the next object must not inherit these bytes
         throw error(ec, "store::local: reading back " + tmp.string() + what);
       };
       for (std::uint64_t at = 0; at < w.stored_bytes;) {
@@ -415,10 +415,10 @@ struct local {
         if (n == 0)
           fail(make_error_code(errc::truncated_object),
                ": shorter than the " + std::to_string(w.stored_bytes) + " bytes written");
-        file_checksums_.update(std::string_view(read_buffer_.get(), static_cast<std::size_t>(n)));
+        checksums_.update(std::string_view(read_buffer_.get(), static_cast<std::size_t>(n)));
         at += static_cast<std::uint64_t>(n);
       }
-      return file_checksums_.finish();
+      return checksums_.finish();
     }
 
     /// Removes the temporary files of a write that will not be completed.
@@ -468,8 +468,8 @@ struct local {
     std::filesystem::path root_;
     key_template key_;
     bool sync_;
-    crypto::object_checksummer checksums_;       // the pushing thread's
-    crypto::object_checksummer file_checksums_;  // complete()'s (the syncer's, with `.sync`)
+    // One thread hashes: the pushing one without `.sync` (push()), the syncer with it (checksum_file()).
+    crypto::object_checksummer checksums_;
     std::unique_ptr<char[]> read_buffer_;        // complete()'s, for checksum_file()
     std::string key_buf_;
     std::string last_dir_;

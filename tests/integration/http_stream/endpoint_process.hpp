@@ -14,10 +14,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace sluice_test {
 
@@ -81,7 +81,6 @@ class endpoint_process {
   /// "http://127.0.0.1:PORT".
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
   [[nodiscard]] std::uint16_t port() const { return static_cast<std::uint16_t>(std::stoi(url_.substr(url_.rfind(':') + 1))); }
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
 
   /// SIGTERM, then waits up to `limit` for the exit: its exit code (-1 if it had to be killed).
   int terminate(std::chrono::seconds limit = std::chrono::seconds(60)) {
@@ -107,8 +106,6 @@ class endpoint_process {
     ::waitpid(pid_, &status_, 0);
     pid_ = -1;
   }
-  /// What it printed after its `listening on` line.
-  [[nodiscard]] const std::string& output() const noexcept { return output_; }
 
  private:
   bool read_more(std::chrono::milliseconds timeout) {

@@ -88,7 +88,7 @@ TEST_CASE("the default profile gives credentials from ~/.aws/credentials and the
   CHECK(r.credentials_file == home.credentials_path());
 }
 
-TEST_CASE("AWS_PROFILE selects a profile; the credentials file wins over keys in the config file",
+TEST_CASE("AWS_PROFILE selects a profile, and the credentials file wins over keys in the config file",
           "[aws][credentials]") {
   aws_home home;
   home.credentials(two_profiles_credentials);

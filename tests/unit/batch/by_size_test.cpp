@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -55,7 +56,7 @@ TEST_CASE("by_size reserves a whole batch's bytes once, however many partitions 
   // Five partitions share max_buffered_bytes, but any one of them may still fill a whole batch:
   // a batch reserved at its fifth of the buffer would double (copy and leave a freed block
   // behind) on its way to max_bytes.
-  while (take_recycled<record_batch>().payload_capacity() > 0) {
+  while (take_recycled<record_batch>(SIZE_MAX).payload_capacity() > 0) {  // the largest first
   }  // no large batch left by another test: each new partition grows its own
   harness h;
   std::vector<record_batch> out;

@@ -138,7 +138,7 @@ TEST_CASE("a line over max_record_bytes goes to the error output naming the file
         std::to_string(fs::file_size(dir / "a.log")) + "\t" + abs(dir / "a.log") + "\n");
 }
 
-TEST_CASE("CRLF line ends lose their \\r", "[connector][files]") {
+TEST_CASE("CRLF line ends lose their carriage return", "[connector][files]") {
   temp_dir dir;
   write_file(dir / "a.csv", "a,b\r\nc,d\r\n");
   auto s = run_files({.path = dir / "a.csv"});

@@ -30,7 +30,9 @@ TEST_CASE("a configuration file sets every member", "[http_stream][delivery][con
   CHECK(c.account_id == "210987654321");
   REQUIRE(c.tls);
   CHECK(c.tls->certificate_file == "c.pem");
+  CHECK(c.tls->private_key_file == "k.pem");
   REQUIRE(c.access_keys.size() == 2);
+  CHECK(c.access_keys[0].access_key_id == "AKID1");
   CHECK(c.access_keys[1].secret_access_key == "s2");
   CHECK(c.state_dir == "st");
   CHECK(c.threads == 3);
@@ -38,6 +40,10 @@ TEST_CASE("a configuration file sets every member", "[http_stream][delivery][con
   const auto& s = c.delivery_streams[0];
   CHECK(s.name == "orders");
   CHECK(s.lake == "s3://b/p");
+  CHECK(s.prefix == "o/!{partitionKeyFromQuery:c}/");
+  CHECK(s.error_output_prefix == "e/!{firehose:error-output-type}/");
+  CHECK(s.keyring == "k.json");
+  CHECK(s.content_type == "application/x-ndjson");
   CHECK(s.buffering_size_mib == 64);
   CHECK(s.buffering_interval_seconds == 0);
   CHECK(s.compression == hs::compression::gzip);
@@ -46,6 +52,8 @@ TEST_CASE("a configuration file sets every member", "[http_stream][delivery][con
   REQUIRE(s.partition_keys.size() == 2);
   CHECK(s.partition_keys[0].name == "c");
   CHECK(s.partition_keys[0].query == ".customer.id");
+  CHECK(s.partition_keys[1].name == "d");
+  CHECK(s.partition_keys[1].query == ".day");
   CHECK(s.newline_delimiter);
   CHECK(s.transform == "t");
   CHECK(s.buffer_max_mib == 2048);

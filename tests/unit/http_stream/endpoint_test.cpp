@@ -13,9 +13,10 @@
 #include <sluice_test/support.hpp>
 
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include <chrono>
-#include <memory>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,8 +122,15 @@ TEST_CASE("a put call is answered once its records are on disk, and they land in
     CHECK(json.at("RequestResponses").as_array()[0].as_object().at("RecordId").as_string().size() ==
           hs::record_id_generator::id_size);
   }
-  // Acknowledged, yet not delivered: the batcher holds them for up to 600 s.
+  // Acknowledged, yet not delivered: the batcher holds them for up to 600 s; the write-ahead
+  // buffer's segments hold every record.
   CHECK(lake_bytes(dir / "lake").empty());
+  std::string segments;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir / "wal"))
+    if (f.is_regular_file()) segments += sluice_test::read_file(f.path());
+  for (int request = 0; request < 3; ++request)
+    for (int i = 0; i < 4; ++i)
+      CHECK(segments.find("r" + std::to_string(request) + "." + std::to_string(i) + "\n") != std::string::npos);
   const auto stats = ep.stream_stats_by_name().at("events");
   CHECK(stats.requests_accepted == 3);
   CHECK(stats.records_accepted == 12);
@@ -141,7 +149,7 @@ TEST_CASE("a put call is answered once its records are on disk, and they land in
   CHECK(lake_bytes(dir / "lake") == expected);
 }
 
-TEST_CASE("Kinesis PutRecord and PutRecords get sequence numbers in order; the scope must name the service",
+TEST_CASE("Kinesis PutRecord and PutRecords get sequence numbers in order, and the scope must name the service",
           "[http_stream][endpoint]") {
   sluice_test::temp_dir dir;
   hs::endpoint ep(options());
@@ -241,7 +249,7 @@ TEST_CASE("ListDeliveryStreams, DescribeDeliveryStream and unknown streams are a
   ep.stop();
 }
 
-TEST_CASE("past max_pending_bytes put calls get ServiceUnavailableException; what was taken is answered on stop",
+TEST_CASE("past max_pending_bytes put calls get ServiceUnavailableException, and what was taken is answered on stop",
           "[http_stream][endpoint][backpressure]") {
   sluice_test::temp_dir dir;
   hs::endpoint ep(options());
@@ -302,6 +310,7 @@ TEST_CASE("a pipeline that fails answers InternalFailure to its requests and to 
   auto later = client.read_reply();
   REQUIRE(later);
   CHECK(later->status == 500);
+  CHECK(later->json().as_object().at("__type").as_string() == "InternalFailure");
   ep.stop();
 }
 

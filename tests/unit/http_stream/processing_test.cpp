@@ -276,7 +276,7 @@ TEST_CASE("the Lambda-shaped transform: Ok with new data and keys, Dropped, Proc
   CHECK(d.h.errors.empty());
 }
 
-TEST_CASE("the newline delimiter ends each successful record with \\n", "[http_stream][processing]") {
+TEST_CASE("the newline delimiter ends each successful record with a line feed", "[http_stream][processing]") {
   driver d;
   auto out = d.run(processing{.newline_delimiter = true}, {"a", "{\"b\":1}"});
   REQUIRE(out.size() == 2);

@@ -17,9 +17,7 @@
 #include <sluice/crypto/keyring.hpp>
 #include <sluice/format/raw.hpp>
 #include <sluice/store/local.hpp>
-#ifdef SLUICE_HAS_S3
 #include <sluice/store/s3.hpp>
-#endif
 
 #include <chrono>
 #include <cstdint>
@@ -122,11 +120,7 @@ struct endpoint_config {
 /// The stages a delivery stream's configuration chooses among.
 using compression_stage = one_of<codec::zstd, codec::gzip, codec::none>;
 using encryption_stage = one_of<crypto::envelope, codec::none>;
-#ifdef SLUICE_HAS_S3
 using lake_store = one_of<store::local, store::s3>;
-#else
-using lake_store = one_of<store::local>;
-#endif
 
 /// The pipeline of every delivery stream:
 /// source -> buffer::disk (the acknowledgement) -> buffer::queue (`workers` threads: the source
@@ -152,14 +146,8 @@ using lake_store = one_of<store::local>;
   }
   const std::string key = "{partition_path:prefix}{stream}-{seq}{ext}";
   lake_store sink = store::local{.root = config.lake, .key = key};
-#ifdef SLUICE_HAS_S3
   if (config.lake.starts_with("s3://"))
     sink = store::s3{.url = config.lake, .key = key, .resume_dir = state / "s3-uploads"};
-#else
-  if (config.lake.starts_with("s3://"))
-    throw config_error("delivery stream '" + config.name + "': lake = '" + config.lake +
-                       "': this build has no S3 support (link sluice::s3)");
-#endif
   auto p = std::move(src)
          | buffer::disk{.dir = state / "wal",
                         .max_bytes = config.buffer_max_mib << 20,

@@ -419,9 +419,7 @@ class processing::node {
     }
     ++counts_.ok;
     if (newline_) {
-      scratch_.assign(data);
-      scratch_ += '\n';
-      out_.replace_with(i, scratch_, *key);
+      out_.replace_with(i, data, "\n", *key);
     } else if (transform_) {
       out_.replace_with(i, data, *key);
     } else {
@@ -547,7 +545,7 @@ class processing::node {
   run_context& ctx_;
   format::json_reader reader_;
   transform_output output_;
-  std::string rendered_, key_, static_key_, scratch_, error_record_, why_;
+  std::string rendered_, key_, static_key_, error_record_, why_;
   char id_[48];
   timestamp now_{};
   counts counts_;

@@ -84,8 +84,10 @@ class s3::node {
     // start at once and its SHA-256 is hashed meanwhile (about 0.7 s per GiB on one core), then
     // the facts are set after completion as a streamed object's are. With a resume folder the
     // facts come first: the resume record needs the object's SHA-256 before its first part.
-    const bool facts_after = u->size > config_.multipart_threshold && !resume_;
-    if (!facts_after) set_facts(*u);
+    // Not above 5 GiB: the copy that sets the facts is a CopyObject, which S3 refuses above that.
+    const bool facts_after =
+        u->size > config_.multipart_threshold && u->size <= max_copy_object_size && !resume_;
+    if (!facts_after) u->info = facts_of(*u);
     {
       std::unique_lock lock(mutex_);
       hold(lock, *u);
@@ -99,8 +101,7 @@ class s3::node {
       if (facts_after) {
         begin_multipart(*u, true);
         pump();
-        object_info info = describe(u->o, crypto::compute_checksums(u->o.body, checksums_), ctx_.tracker());
-        info.key = u->key;
+        object_info info = facts_of(*u);
         {
           std::lock_guard lock(mutex_);
           u->info = std::move(info);
@@ -110,6 +111,7 @@ class s3::node {
       } else if (u->size > config_.multipart_threshold) {
         begin_multipart(*u, false);
       } else {
+        std::lock_guard lock(mutex_);
         u->part_count = 1;
       }
     } catch (...) {
@@ -139,6 +141,8 @@ class s3::node {
 
  private:
   struct upload;
+  /// The largest object CopyObject copies (S3's limit): the facts-after path copies onto itself.
+  static constexpr std::uint64_t max_copy_object_size = std::uint64_t{5} << 30;
 
   // ---- streamed objects (object_piece) ----------------------------------------------------
   //
@@ -547,9 +551,10 @@ class s3::node {
     return true;
   }
 
-  void set_facts(upload& u) {
-    u.info = describe(u.o, crypto::compute_checksums(u.o.body, checksums_), ctx_.tracker());
-    u.info.key = u.key;
+  [[nodiscard]] object_info facts_of(const upload& u) {
+    object_info info = describe(u.o, crypto::compute_checksums(u.o.body, checksums_), ctx_.tracker());
+    info.key = u.key;
+    return info;
   }
 
   /// Starts the multipart upload of a whole object: with its facts as metadata, or
@@ -558,16 +563,21 @@ class s3::node {
     detail::header_list h = facts_after ? object_headers(stored_content_type(u.o.content_type, u.o.encryption), {})
                                         : object_headers(u);
     if (auto algo = checksum_algorithm(); !algo.empty()) h.emplace_back("x-amz-checksum-algorithm", algo);
-    u.upload_id = client_.create_multipart_upload(where_.bucket, u.key, std::move(h));
-    u.facts_after = facts_after;
-    if (facts_after) u.ended = false;  // completion waits for the facts
-    u.part_count = static_cast<std::size_t>((u.size + config_.part_size - 1) / config_.part_size);
-    if (u.part_count > 10'000)
+    const auto part_count = static_cast<std::size_t>((u.size + config_.part_size - 1) / config_.part_size);
+    if (part_count > 10'000)
       throw config_error("store::s3.part_size = " + std::to_string(config_.part_size) + ": an object of " +
                          std::to_string(u.size) + " bytes would need more than 10,000 parts");
-    u.parts.resize(u.part_count);
+    std::string upload_id = client_.create_multipart_upload(where_.bucket, u.key, std::move(h));
     if (resume_ && !facts_after)
-      resume_->begin(where_.bucket, u.key, u.upload_id, config_.part_size, u.o.body, u.info.sha256);
+      resume_->begin(where_.bucket, u.key, upload_id, config_.part_size, u.o.body, u.info.sha256);
+    // Published under the lock, the part count last: request threads pump() this upload as soon
+    // as it has parts.
+    std::lock_guard lock(mutex_);
+    u.upload_id = std::move(upload_id);
+    u.facts_after = facts_after;
+    if (facts_after) u.ended = false;  // completion waits for the facts
+    u.parts.resize(part_count);
+    u.part_count = part_count;
   }
 
   /// Starts requests while fewer than `concurrency` are in flight.

@@ -5,6 +5,7 @@
 #include <sluice/core/config.hpp>
 #include <sluice/connector/http_stream/api.hpp>
 #include <sluice/connector/http_stream/detail/api_json.hpp>
+#include <sluice/core/detail/splitmix64.hpp>
 
 #include <algorithm>
 #include <random>
@@ -26,14 +27,6 @@ inline void append_base64_groups(std::string& out, const std::uint8_t* in, std::
     const char quad[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63], alphabet[v & 63]};
     out.append(quad, 4);
   }
-}
-
-// splitmix64: the filler of a RecordId, spread from its unique prefix.
-inline std::uint64_t splitmix64(std::uint64_t& state) noexcept {
-  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
 }
 
 inline void open_entry(std::string& out, bool& first) {
@@ -156,7 +149,9 @@ inline void record_id_generator::fill(std::uint8_t (&b)[block_size], std::uint64
   std::uint64_t state = request_number * 0xD1342543DE82EF95ULL;
   for (std::size_t i = 0; i < 16; ++i) state = state * 31 + instance_[i];
   for (std::size_t i = index_at + 4; i < block_size; i += 8) {
-    const std::uint64_t r = detail::splitmix64(state);
+    // splitmix64: the filler spread from the id's unique prefix.
+    const std::uint64_t r = sluice::detail::splitmix64(state);
+    state += sluice::detail::splitmix64_gamma;
     for (std::size_t j = 0; j < 8 && i + j < block_size; ++j) b[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
   }
 }

@@ -5,9 +5,11 @@
 // parsed once and rendered per record with the time-dependent parts cached.
 #include <sluice/core/config.hpp>
 #include <sluice/core/detail/civil_time.hpp>
+#include <sluice/core/detail/splitmix64.hpp>
 #include <sluice/core/error.hpp>
 #include <sluice/core/record.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -323,12 +325,13 @@ struct prefix_template {
 class prefix_renderer {
  public:
   explicit prefix_renderer(const prefix_template& t)
-      : t_(&t), times_(t.times.size()), randoms_(t.randoms) {}
+      : t_(&t), times_(t.times.size()), randoms_(t.randoms),
+        subsecond_(std::any_of(t.times.begin(), t.times.end(), [](const auto& f) { return f.subsecond(); })) {}
 
   /// Makes the time-dependent parts those of `at`; returns true when they changed.
   bool set_time(timestamp at) {
     auto since = at.time_since_epoch();
-    std::int64_t key = subsecond()
+    std::int64_t key = subsecond_
                            ? static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(since).count())
                            : static_cast<std::int64_t>(std::chrono::floor<std::chrono::seconds>(since).count());
     if (primed_ && key == key_) return false;
@@ -341,10 +344,8 @@ class prefix_renderer {
     auto seconds = static_cast<std::uint64_t>(std::chrono::floor<std::chrono::seconds>(since).count());
     for (std::size_t k = 0; k < randoms_.size(); ++k) {
       // splitmix64 of the second and the instance: well mixed, the same on every replay.
-      std::uint64_t z = seconds * 0x9E3779B97F4A7C15ULL + (k + 1) * 0xD1B54A32D192ED03ULL;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      z ^= z >> 31;
+      const std::uint64_t z = sluice::detail::splitmix64(seconds * sluice::detail::splitmix64_gamma +
+                                                         (k + 1) * 0xD1B54A32D192ED03ULL);
       static constexpr char hex[] = "0123456789abcdef";
       randoms_[k].clear();
       for (std::size_t d = 0; d < random_string_chars; ++d) randoms_[k] += hex[(z >> (4 * d)) & 15];
@@ -377,13 +378,9 @@ class prefix_renderer {
   }
 
  private:
-  bool subsecond() const noexcept {
-    for (const auto& f : t_->times)
-      if (f.subsecond()) return true;
-    return false;
-  }
   const prefix_template* t_;
   std::vector<std::string> times_, randoms_;
+  bool subsecond_;  // some timestamp shows fractions of a second: the time changes every instant
   std::int64_t key_ = 0;
   bool primed_ = false;
 };

@@ -310,9 +310,16 @@ SLUICE_DECL void delivery_service::start() {
   for (auto& s : streams_) {
     if (s->inbox->wait_open()) continue;
     // A pipeline that cannot open (an unreachable bucket, a locked buffer) fails the start:
-    // stop() drains the others and rethrows its failure.
-    stop();
-    throw error(make_error_code(errc::io_failure), "delivery stream " + s->name + " failed to open");
+    // stop() drains the others and rethrows its failure, which gets the stream's name.
+    const std::string what = "delivery stream " + s->name + " failed to open";
+    try {
+      stop();
+    } catch (const boost::system::system_error& e) {
+      throw error(e.code(), what + ": " + e.what());
+    } catch (const std::exception& e) {
+      throw error(make_error_code(errc::io_failure), what + ": " + e.what());
+    }
+    throw error(make_error_code(errc::io_failure), what);
   }
   server_routes routes;
   routes.health = [this] {

@@ -5,6 +5,7 @@
 #include <sluice/core/error.hpp>
 #include <sluice/core/record_batch.hpp>
 
+#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -50,6 +51,20 @@ class survivors {
     start_copying(i);
     record_ref r = (*in_)[i];
     out_.append(payload, r.cursor, r.event_time, partition);
+  }
+  /// Record i goes on with `payload` then `suffix` as its payload (written in place: one copy)
+  /// and new partition keys.
+  void replace_with(std::size_t i, std::string_view payload, std::string_view suffix, std::string_view partition) {
+    start_copying(i);
+    record_ref r = (*in_)[i];
+    out_.append_written(
+        payload.size() + suffix.size(),
+        [&](char* at) {
+          std::memcpy(at, payload.data(), payload.size());
+          std::memcpy(at + payload.size(), suffix.data(), suffix.size());
+          return payload.size() + suffix.size();
+        },
+        r.cursor, r.event_time, partition);
   }
   /// Record i does not go on (rejected or dropped).
   void remove(std::size_t i) { start_copying(i); }
