@@ -5,6 +5,8 @@
 #include "memory_bound/memory_bound.hpp"
 
 #include <sluice/connector/generator.hpp>
+#include <sluice/core/record_batch.hpp>
+#include <sluice/core/recycler.hpp>
 
 #include <zstd.h>
 
@@ -25,9 +27,10 @@ std::vector<term> bound_terms(const config& c, std::size_t empty_rss) {
   }
   partition = gen.partition(0).size();
   const std::size_t records_per_batch = c.max_bytes / smallest + 1;
-  // A batch in flight: payloads, partition strings, and one entry (offsets, sizes, time, cursor:
-  // 56 bytes) per record.
-  const std::size_t batch = c.max_bytes + records_per_batch * (partition + 56);
+  // A batch in flight: its payload capacity (by_size grows a batch to at most max_bytes and a
+  // sixteenth), partition strings, and one entry (offsets, sizes, time, cursor: 56 bytes) per
+  // record.
+  const std::size_t batch = c.max_bytes + c.max_bytes / 16 + records_per_batch * (partition + 56);
   // An object buffer: the JSON Lines body (payloads + newlines) at zstd's worst-case bound,
   // which codec::zstd resizes its output to.
   const std::size_t object = ZSTD_compressBound(c.max_bytes + records_per_batch);
@@ -47,10 +50,12 @@ std::vector<term> bound_terms(const config& c, std::size_t empty_rss) {
   return {
       {"a child running the pipeline over 0 events", empty_rss},
       {"source: the chunk being generated and the one being batched", 2 * chunk},
-      {"batcher: max_buffered_bytes (payload + partition + 64 B per record)", c.max_buffered_bytes},
-      {"batcher: a batch's payload buffer copied while it grows (one at a time)", c.max_bytes},
+      {"batcher: max_buffered_bytes (records + 64 B each, or batch capacity)", c.max_buffered_bytes},
+      {"batcher: a batch's first MiB, copied to a mapping as it grows", sluice::record_batch::trimmable_from},
       {"queue: capacity + 1 batches (the producer holds one while it waits)", (c.capacity + 1) * batch},
       {"workers: the batch each one holds until its next pop", c.workers * batch},
+      {"recycler: the spent batches it keeps for reuse (recycler::max_kept)",
+       sluice::recycler<sluice::record_batch>::max_kept * batch},
       {"workers: 3 object buffers each (jsonl body, zstd spare, envelope spare)", c.workers * 3 * object},
       {"workers: zstd context each (ZSTD_sizeof_CCtx after one object)", c.workers * context},
       {"workers: thread stack, cipher, SHA-256, sidecar and malloc arena, 1 MiB each", c.workers * (1u << 20)},

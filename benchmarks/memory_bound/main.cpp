@@ -10,7 +10,7 @@
 // size runs twice: with glibc's default allocator settings, and with M_MMAP_THRESHOLD fixed at
 // 1 MiB (see docs/performance.md for why the two differ).
 //
-//   memory_bound [--sizes 250000,1000000,4000000] [--repeats 3] [--only EVENTS]
+//   memory_bound [--sizes 1000000,4000000,7000000] [--repeats 3] [--only EVENTS]
 //
 // Each figure is the largest peak of `repeats` children (a bound is about the worst case).
 #include "common/harness.hpp"
@@ -89,7 +89,7 @@ int main(int argc, char** argv) try {
   const int repeats = static_cast<int>(arg(argc, argv, "--repeats", 3));
   std::vector<std::uint64_t> sizes;
   {
-    std::string list = arg_text(argc, argv, "--sizes", "250000,1000000,4000000");
+    std::string list = arg_text(argc, argv, "--sizes", "1000000,4000000,7000000");
     for (std::size_t at = 0; at < list.size();) {
       std::size_t comma = list.find(',', at);
       if (comma == std::string::npos) comma = list.size();

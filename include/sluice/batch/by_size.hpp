@@ -104,9 +104,10 @@ struct string_hash {
 /// Without streaming that is the open batches, so `max_buffered_bytes` >= `max_bytes`; with
 /// streaming it is the pending records only, so it may be far below `max_bytes` x partitions
 /// (it must be >= `piece_bytes`): with `piece_bytes` = 1 MiB, 1,000 partitions and `max_bytes`
-/// = 128 MiB, the batcher still holds at most `max_buffered_bytes`. (A streaming partition
-/// takes no reused batch of more than about twice its share of `max_buffered_bytes`, so the
-/// capacity reused batches bring stays in proportion too.)
+/// = 128 MiB, the batcher still holds at most `max_buffered_bytes`. A batch's capacity counts
+/// as what it holds when that is more than its records: a slot keeps of a reused batch only
+/// what the bound has room for, and grows in steps (an eighth of `max_bytes`, or of
+/// `piece_bytes` when streaming) as its records arrive.
 ///
 /// Thread safety: a node is used by one thread at a time (the pipeline's contract).
 ///
@@ -258,7 +259,7 @@ class by_size::node {
   struct slot {
     record_batch records;      // pending: the object's records not handed on yet
     std::size_t cost = 0;      // accounted bytes of the records inside
-    std::size_t capacity = 0;  // the most this batch object ever held: an estimate of its capacity
+    std::size_t capacity = 0;  // its batch's payload capacity, counted in memory_ (see supply())
     const std::string* key = nullptr;
     clock::time_point opened_at{};  // the object's first record
     std::uint64_t object_id = 0;    // streaming: 0 until the object's first piece is handed on
@@ -333,7 +334,7 @@ class by_size::node {
       by_size_.resize(slots_.size());
     }
     slot& s = slots_[i];
-    supply(s, map_.size() + 1);
+    supply(s);
     s.cost = 0;
     s.opened_at = arrival;
     s.object_id = 0;
@@ -358,9 +359,17 @@ class by_size::node {
   }
 
   /// Gives an empty slot (new, or whose records went on as a piece) a batch to fill: a kept
-  /// spare, else a spent one from the recycler. `open` is the number of partitions that share
-  /// max_buffered_bytes. The caller updates the size index (account() does).
-  void supply(slot& s, std::size_t open) {
+  /// spare, else a spent one from the recycler (the format downstream gives them back). The
+  /// caller updates the size index (account() does).
+  ///
+  /// A spent batch's capacity was written by its last user, so it is memory, and it counts
+  /// against max_buffered_bytes as the slot's (held()). The slot keeps of it what the bound
+  /// has room for now and gives the rest back to the system, or, given a smaller one, reserves
+  /// that much as one mapping (memory only once records are written to it); past that it grows
+  /// in steps (make_room()). When the bound is reached, capacity beyond the records goes back
+  /// first (shed_memory()), so a cold partition does not sit on a batch a hot one filled, and
+  /// a batch is emitted early only when records fill the bound.
+  void supply(slot& s) {
     s.needs_batch = false;
     if (!spares_.empty()) {
       s.records = std::move(spares_.back().records);
@@ -368,40 +377,33 @@ class by_size::node {
       spares_.pop_back();  // its capacity stays counted in memory_, now as the slot's
       return;
     }
-    // A slot's batch may have been moved from by emit(): take a spent one with its capacity
-    // (the format downstream gives them back) rather than growing a new one from nothing.
     const std::size_t most = batch_limit();
-    // Reserve once what the batch may grow to (its share of max_buffered_bytes) instead of
-    // doubling into it: each doubling copies and leaves a freed block behind to fragment the
-    // heap. Reserved bytes are not touched, so they cost address space, not memory. A batch that
-    // outgrows its share anyway grows once more, to its limit (make_room()).
-    std::size_t share = std::min(most, config_.max_buffered_bytes / std::max<std::size_t>(open, 1));
-    s.capacity = 0;
-    if (!streaming()) {
-      s.records = take_recycled<record_batch>(most);
-    } else {
-      // Streaming, a slot holds a piece at a time, and with many partitions far less. A spent
-      // batch's bytes were written by its last user, so they are memory: one much larger than
-      // this slot's share goes back for a stage that needs it (a source's chunk, a hot
-      // partition), lest every open partition keep a piece-sized batch.
-      s.records = take_recycled<record_batch>(share);
-      if (s.records.payload_capacity() > 2 * (share + share / 16)) {
-        give_recycled(std::move(s.records));
-        s.records = record_batch{};
-      }
-    }
-    if (s.records.payload_capacity() < share) s.records.reserve(0, share + share / 16);
+    s.records = take_recycled<record_batch>(most);
+    const std::size_t room = config_.max_buffered_bytes > memory_ ? config_.max_buffered_bytes - memory_ : 0;
+    const std::size_t keep = std::min(room, most + most / 16);
+    if (keep < record_batch::trimmable_from)
+      s.records.trim_payloads(0);  // too little room to keep a mapping: the batch grows with its records
+    else if (s.records.payload_capacity() > keep)
+      s.records.trim_payloads(keep);
+    else
+      s.records.reserve(0, keep);  // one mapping, made memory only as records arrive, and trimmable
+    s.capacity = s.records.payload_capacity();
+    memory_ += s.capacity;
   }
-  void supply(slot& s) { supply(s, map_.size()); }
 
-  /// A batch about to outgrow its reservation (its share when it was supplied, since other
-  /// partitions went quiet) grows once to the most it may hold, not by doubling: a filled
-  /// max_bytes batch would otherwise end in a buffer of twice that.
+  /// A batch about to outgrow its capacity doubles while small and then grows by steps of an
+  /// eighth of what it may hold at most, counted in memory_: mapped storage grows without
+  /// copying the batch (detail::byte_buffer), so steps cost a system call each, and the batch
+  /// holds little more than its records.
   void make_room(slot& s, std::size_t payload) {
     const std::size_t need = s.records.payload_bytes() + payload;
-    if (need <= s.records.payload_capacity()) return;
-    const std::size_t most = batch_limit();
-    s.records.reserve(0, std::max(need, most + most / 16));  // a record crossing the limit: its size
+    const std::size_t have = s.records.payload_capacity();
+    if (need <= have) return;
+    const std::size_t most = batch_limit(), step = most / 8;
+    s.records.reserve(0, std::max(need, std::min(have + std::min(have, step), most + most / 16)));
+    const std::size_t before = s.held();
+    s.capacity = s.records.payload_capacity();
+    memory_ += s.held() - before;
   }
   /// The most a slot's batch holds: a piece when streaming, else a whole object.
   [[nodiscard]] std::size_t batch_limit() const noexcept {
@@ -417,14 +419,16 @@ class by_size::node {
     by_size_.update(i, s.held());
   }
 
-  /// Brings memory_ back under max_buffered_bytes: spare capacity goes first, then one of the
-  /// largest open batches goes on (streaming: as a piece; otherwise: its whole object).
+  /// Brings memory_ back under max_buffered_bytes: spare capacity goes first, then capacity an
+  /// open batch holds beyond its records, then one of the largest open batches goes on
+  /// (streaming: as a piece; otherwise: its whole object).
   void shed_memory() {
     if (!spares_.empty()) {
       memory_ -= spares_.back().capacity;
       spares_.pop_back();
       return;
     }
+    if (trim_most_slack()) return;
     std::uint32_t victim = by_size_.largest();
     SLUICE_ASSERT(victim != detail::no_slot);
     if (streaming()) {
@@ -434,6 +438,30 @@ class by_size::node {
     } else {
       emit(victim, /*keep_spare=*/false);
     }
+  }
+
+  /// Gives back the capacity the open batch with the most of it beyond its records holds (a
+  /// batch supplied while the bound had room), so that a batch is emitted early only when the
+  /// records themselves fill the bound. Returns false when no batch holds enough to give back.
+  bool trim_most_slack() {
+    std::uint32_t most = detail::no_slot;
+    std::size_t most_slack = 64_KiB;  // less is not worth a system call
+    for (std::uint32_t i = 0; i < slots_.size(); ++i) {
+      const slot& s = slots_[i];
+      if (s.key == nullptr || s.records.payload_capacity() < record_batch::trimmable_from) continue;
+      if (const std::size_t slack = s.held() - s.cost; slack > most_slack) {
+        most = i;
+        most_slack = slack;
+      }
+    }
+    if (most == detail::no_slot) return false;
+    slot& s = slots_[most];
+    const std::size_t before = s.held();
+    s.records.trim_payloads(s.records.payload_bytes());
+    s.capacity = s.records.payload_capacity();
+    memory_ -= before - s.held();
+    by_size_.update(most, s.held());
+    return s.held() < before;
   }
 
   void emit_all() {

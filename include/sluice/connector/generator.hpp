@@ -175,6 +175,7 @@ struct generator {
         }
         out.push(std::move(batch));
         batch = take_recycled<record_batch>(config_.chunk_records * 560);  // one the batcher gave back
+        batch.trim_payloads(config_.chunk_records * 560);  // not a whole object's capacity: the chunk's
       }
     }
 

@@ -9,11 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstddef>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -94,7 +94,7 @@ class cursor_set {
 ///
 /// Thread safety: all members may be called from any thread. Commit callbacks run on the
 /// thread that called ack(), outside the tracker's lock, in position order per source.
-/// Allocation: one deque slot per record in flight.
+/// Allocation: one pooled map node per run of consecutive records in flight (see source_state).
 template <class Mutex = std::mutex>
 class basic_cursor_tracker {
  public:
@@ -118,17 +118,21 @@ class basic_cursor_tracker {
     std::lock_guard lock(mutex_);
     source_state* s = nullptr;  // the previous record's source: batches rarely mix sources
     std::uint32_t s_id = 0;
+    std::uint64_t first = 0, position = 0;  // s's stretch of the batch: first number, last position
     for (std::size_t i = 0; i < batch.size(); ++i) {
       cursor c = batch[i].cursor;
       if (s == nullptr || c.source != s_id) {
+        if (s != nullptr) s->add_in_flight(first, position);
         SLUICE_ASSERT(c.source < sources_.size());
         s = sources_[c.source].get();
         s_id = c.source;
+        first = s->next_seq;
       }
-      c.seq = s->base_seq + s->in_flight.size();
-      s->in_flight.push_back({c.position, false});
+      c.seq = s->next_seq++;
+      position = c.position;
       batch.set_cursor(i, c);
     }
+    if (s != nullptr) s->add_in_flight(first, position);
   }
   /// Marks the records of `covered` durable (or deliberately dropped) and commits what that
   /// completes.
@@ -139,7 +143,18 @@ class basic_cursor_tracker {
     std::vector<std::pair<commit_function*, std::uint64_t>> commits;
     {
       std::lock_guard lock(mutex_);
-      for (const cursor_range& r : covered.ranges()) mark_done(r.source, r.first_seq, r.end_seq);
+      // An object's runs come in sequence order: each one's search starts where the last ended.
+      source_state* s = nullptr;
+      typename source_state::iterator finger{};
+      for (const cursor_range& r : covered.ranges()) {
+        SLUICE_ASSERT(r.source < sources_.size());
+        source_state* rs = sources_[r.source].get();
+        if (rs != s) {
+          s = rs;
+          finger = s->in_flight.end();
+        }
+        finger = s->acknowledge(r, finger);
+      }
       collect_commits(covered, commits);
     }
     run_commits(commits);
@@ -154,7 +169,7 @@ class basic_cursor_tracker {
   [[nodiscard]] std::uint64_t in_flight() const {
     std::lock_guard lock(mutex_);
     std::uint64_t n = 0;
-    for (const auto& s : sources_) n += s->in_flight.size();
+    for (const auto& s : sources_) n += s->in_flight_count;
     return n;
   }
   /// The last committed position of `source`, and whether anything was committed yet.
@@ -165,52 +180,110 @@ class basic_cursor_tracker {
   }
 
  private:
-  struct slot {
-    std::uint64_t position;
-    bool done;
-  };
+  /// What the tracker knows of one source. Memory is proportional to the records in flight,
+  /// never to how far back the oldest of them lies: a record held back for long (the open batch
+  /// of a rare partition) costs one run, however many records after it complete meanwhile.
   struct source_state {
+    /// A run of consecutive records not yet acknowledged, [first, end) (its map key is first),
+    /// and the position of the record just before it: what is committed when the prefix
+    /// before the run completes.
+    struct run {
+      std::uint64_t end;
+      std::uint64_t position_before;
+    };
+
     std::string name;
     commit_function on_commit;
-    std::uint64_t base_seq = 0;  // sequence number of in_flight.front()
-    std::deque<slot> in_flight;
+    std::uint64_t next_seq = 0;       // the sequence number the next tracked record gets
+    std::uint64_t last_position = 0;  // position of the last tracked record
+    std::uint64_t in_flight_count = 0;
+    // The runs, by first sequence number; nodes come from a pool, so splitting a run (an object
+    // acknowledged out of order) allocates nothing once the pool has grown.
+    std::pmr::unsynchronized_pool_resource pool;
+    using runs = std::pmr::map<std::uint64_t, run>;
+    using iterator = typename runs::iterator;
+    runs in_flight{&pool};
     bool has_committed = false;
     std::uint64_t committed = 0;
     bool commit_pending = false;
+
+    /// Everything before this sequence number is acknowledged.
+    [[nodiscard]] std::uint64_t committed_end() const noexcept {
+      return in_flight.empty() ? next_seq : in_flight.begin()->first;
+    }
+    /// Takes the records just numbered, from `first` to next_seq, in flight; the last of them
+    /// is at `position`.
+    void add_in_flight(std::uint64_t first, std::uint64_t position) {
+      if (first == next_seq) return;
+      if (!in_flight.empty() && std::prev(in_flight.end())->second.end == first)
+        std::prev(in_flight.end())->second.end = next_seq;
+      else
+        in_flight.emplace_hint(in_flight.end(), first, run{next_seq, last_position});
+      in_flight_count += next_seq - first;
+      last_position = position;
+    }
+    /// Takes the records of `r` out of the runs (those already out stay out: a repeated
+    /// acknowledgement changes nothing). `finger` is where the previous range of the same
+    /// acknowledgement ended (or end()); the search starts there when `r` comes after it.
+    /// Returns where this one ended.
+    iterator acknowledge(const cursor_range& r, iterator finger) {
+      SLUICE_ASSERT(r.end_seq <= next_seq);
+      const std::uint64_t before = committed_end();
+      iterator it;
+      if (finger != in_flight.end() && finger->first <= r.first_seq) {
+        // Ranges of one object are in order: walk a few runs on from the last one.
+        it = finger;
+        for (int steps = 0; it != in_flight.end() && it->second.end <= r.first_seq; ++steps, ++it) {
+          if (steps == 8) {
+            it = locate(r.first_seq);
+            break;
+          }
+        }
+      } else {
+        it = locate(r.first_seq);
+      }
+      while (it != in_flight.end() && it->first < r.end_seq) {
+        run& open = it->second;
+        if (it->first < r.first_seq) {
+          // The run keeps its head, [it->first, r.first_seq).
+          const std::uint64_t open_end = open.end;
+          open.end = r.first_seq;
+          if (open_end > r.end_seq) {
+            // ... and its tail: the range was a hole in the middle of the run.
+            in_flight_count -= r.end_seq - r.first_seq;
+            it = in_flight.emplace_hint(std::next(it), r.end_seq, run{open_end, r.last_position});
+            break;
+          }
+          in_flight_count -= open_end - r.first_seq;
+          ++it;
+        } else if (open.end > r.end_seq) {
+          // The run keeps its tail, [r.end_seq, open.end): the node moves to its new first.
+          in_flight_count -= r.end_seq - it->first;
+          auto node = in_flight.extract(it++);
+          node.key() = r.end_seq;
+          it = in_flight.insert(it, std::move(node));
+        } else {
+          in_flight_count -= open.end - it->first;
+          it = in_flight.erase(it);
+        }
+      }
+      // The run after the range (if it starts right there) now follows an acknowledged record.
+      if (it != in_flight.end() && it->first == r.end_seq) it->second.position_before = r.last_position;
+      if (committed_end() != before) {
+        committed = in_flight.empty() ? last_position : in_flight.begin()->second.position_before;
+        has_committed = true;
+        commit_pending = true;
+      }
+      return it;
+    }
+    /// The run holding `seq`, else the first after it.
+    iterator locate(std::uint64_t seq) {
+      auto it = in_flight.upper_bound(seq);
+      if (it != in_flight.begin() && std::prev(it)->second.end > seq) --it;
+      return it;
+    }
   };
 
-  void mark_done(std::uint32_t source, std::uint64_t first, std::uint64_t end) {
-    SLUICE_ASSERT(source < sources_.size());
-    source_state& s = *sources_[source];
-    bool advanced = false;
-    first = std::max(first, s.base_seq);
-    if (first == s.base_seq && first < end) {
-      // The usual case, objects completing in order: the run extends the committed prefix, so
-      // it is dropped at once instead of marked record by record and popped one at a time.
-      const auto n = static_cast<std::size_t>(end - first);
-      SLUICE_ASSERT(n <= s.in_flight.size());
-      s.committed = s.in_flight[n - 1].position;
-      s.in_flight.erase(s.in_flight.begin(), s.in_flight.begin() + static_cast<std::ptrdiff_t>(n));
-      s.base_seq = end;
-      first = end;  // nothing of the run is left to mark
-      advanced = true;
-    }
-    for (std::uint64_t seq = first; seq < end; ++seq) {
-      std::uint64_t index = seq - s.base_seq;
-      SLUICE_ASSERT(index < s.in_flight.size());
-      s.in_flight[index].done = true;
-    }
-    while (!s.in_flight.empty() && s.in_flight.front().done) {
-      s.committed = s.in_flight.front().position;
-      s.in_flight.pop_front();
-      ++s.base_seq;
-      advanced = true;
-    }
-    if (advanced) {
-      s.has_committed = true;
-      s.commit_pending = true;
-    }
-  }
   void collect_commits(const cursor_set& covered,
                        std::vector<std::pair<commit_function*, std::uint64_t>>& out) {
     for (const cursor_range& r : covered.ranges()) {

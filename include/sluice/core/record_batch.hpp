@@ -5,6 +5,8 @@
 #include <sluice/core/record.hpp>
 
 #include <algorithm>
+#include <functional>
+#include <new>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -15,57 +17,141 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace sluice {
 inline namespace v0 {
 namespace detail {
 /// Growable bytes like std::string, but writable in place without zero-filling first (C++20 has
 /// no resize_and_overwrite).
+///
+/// Storage of `mapped_from` bytes and more is a mapping of its own (Linux): it grows with
+/// mremap, which moves page tables instead of copying the bytes, and it goes back to the system
+/// when freed or trimmed, whatever the allocator's thresholds. So a batch can grow in steps as
+/// records arrive and hold about what it holds, not a reservation of its largest size (which,
+/// in storage an earlier batch wrote, would be memory, not just address space).
 class byte_buffer {
  public:
+  /// Capacities from here on are mappings of their own.
+  static constexpr std::size_t mapped_from = std::size_t{1} << 20;
+
   byte_buffer() = default;
   byte_buffer(byte_buffer&& other) noexcept
-      : data_(std::move(other.data_)), size_(std::exchange(other.size_, 0)), capacity_(std::exchange(other.capacity_, 0)) {}
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
   byte_buffer& operator=(byte_buffer&& other) noexcept {
-    data_ = std::move(other.data_);
-    size_ = std::exchange(other.size_, 0);
-    capacity_ = std::exchange(other.capacity_, 0);
+    if (this != &other) {
+      release(data_, capacity_);
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      capacity_ = std::exchange(other.capacity_, 0);
+    }
     return *this;
   }
-  [[nodiscard]] const char* data() const noexcept { return data_.get(); }
+  ~byte_buffer() { release(data_, capacity_); }
+
+  [[nodiscard]] const char* data() const noexcept { return data_; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
   void clear() noexcept { size_ = 0; }
-  void reserve(std::size_t n) { (void)grow_to(n); }
+  void reserve(std::size_t n) { grow_to(n); }
+  /// Gives back capacity beyond `n` (never below size()): mapped storage returns its tail pages
+  /// to the system; smaller storage is left as it is.
+  void trim(std::size_t n) {
+#if defined(__linux__)
+    n = std::max(n, size_);
+    if (capacity_ < mapped_from || n >= capacity_) return;
+    if (n < mapped_from) {
+      char* smaller = allocate(n);
+      if (size_) std::memcpy(smaller, data_, size_);
+      release(data_, capacity_);
+      data_ = smaller;
+      capacity_ = n;
+      return;
+    }
+    n = round_to_pages(n);
+    if (n < capacity_) {
+      ::munmap(data_ + n, capacity_ - n);
+      capacity_ = n;
+    }
+#else
+    (void)n;
+#endif
+  }
   void append(std::string_view bytes) {
-    // The old storage lives until the copy is done: `bytes` may be in it (a batch appending
-    // one of its own records).
-    const std::unique_ptr<char[]> old = grow_for(bytes.size());
-    if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
+    if (size_ + bytes.size() > capacity_) {
+      // `bytes` may lie in this buffer (a batch appending one of its own records), which growing
+      // moves: find it again by its offset.
+      const std::less<const char*> before;
+      const bool own = !bytes.empty() && !before(bytes.data(), data_) && before(bytes.data(), data_ + size_);
+      const std::size_t offset = own ? static_cast<std::size_t>(bytes.data() - data_) : 0;
+      grow_for(bytes.size());
+      if (own) bytes = std::string_view(data_ + offset, bytes.size());
+    }
+    if (!bytes.empty()) std::memcpy(data_ + size_, bytes.data(), bytes.size());
     size_ += bytes.size();
   }
   /// Lets `write(char*) -> size` put up to `max_size` bytes at the end; returns what it wrote.
   template <class Write>
   std::size_t write(std::size_t max_size, Write&& write) {
-    (void)grow_for(max_size);
-    std::size_t n = write(data_.get() + size_);
+    if (size_ + max_size > capacity_) grow_for(max_size);
+    std::size_t n = write(data_ + size_);
     size_ += n;
     return n;
   }
 
  private:
-  /// Moves the bytes to new storage of `n` bytes when that is more than now, and returns the
-  /// old storage (null when nothing moved).
-  std::unique_ptr<char[]> grow_to(std::size_t n) {
-    if (n <= capacity_) return nullptr;
-    std::unique_ptr<char[]> bigger(new char[n]);  // uninitialised: only written bytes are read
-    if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+  /// Storage of `n` bytes, uninitialised: only written bytes are read.
+  static char* allocate(std::size_t n) {
+#if defined(__linux__)
+    if (n >= mapped_from) {
+      void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      (void)::madvise(p, n, MADV_HUGEPAGE);
+      return static_cast<char*>(p);
+    }
+#endif
+    return new char[n];
+  }
+  static void release(char* p, std::size_t capacity) noexcept {
+    if (p == nullptr) return;
+#if defined(__linux__)
+    if (capacity >= mapped_from) {
+      ::munmap(p, capacity);
+      return;
+    }
+#endif
+    (void)capacity;
+    delete[] p;
+  }
+  static std::size_t round_to_pages(std::size_t n) noexcept {
+    const std::size_t page = 4096;  // mappings are whole pages; a larger page size only rounds less
+    return (n + page - 1) / page * page;
+  }
+  void grow_to(std::size_t n) {
+    if (n <= capacity_) return;
+#if defined(__linux__)
+    if (n >= mapped_from) n = round_to_pages(n);
+    if (capacity_ >= mapped_from) {
+      void* p = ::mremap(data_, capacity_, n, MREMAP_MAYMOVE);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      data_ = static_cast<char*>(p);
+      capacity_ = n;
+      return;
+    }
+#endif
+    char* bigger = allocate(n);
+    if (size_) std::memcpy(bigger, data_, size_);
+    release(data_, capacity_);
+    data_ = bigger;
     capacity_ = n;
-    return std::exchange(data_, std::move(bigger));
   }
-  std::unique_ptr<char[]> grow_for(std::size_t extra) {
-    return size_ + extra > capacity_ ? grow_to(std::max(size_ + extra, capacity_ * 2)) : nullptr;
-  }
-  std::unique_ptr<char[]> data_;
+  void grow_for(std::size_t extra) { grow_to(std::max(size_ + extra, capacity_ * 2)); }
+
+  char* data_ = nullptr;
   std::size_t size_ = 0, capacity_ = 0;
 };
 }  // namespace detail
@@ -155,6 +241,11 @@ class record_batch {
     entries_.reserve(records);
     payloads_.reserve(bytes);
   }
+  /// Gives payload capacity beyond `bytes` back to the system (see detail::byte_buffer::trim):
+  /// a stage that takes a reused batch keeps only what it may fill. Only a payload capacity of
+  /// at least `trimmable_from` bytes has anything to give back.
+  void trim_payloads(std::size_t bytes) { payloads_.trim(bytes); }
+  static constexpr std::size_t trimmable_from = detail::byte_buffer::mapped_from;
 
   struct const_iterator {
     using iterator_category = std::random_access_iterator_tag;

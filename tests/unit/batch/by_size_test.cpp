@@ -51,11 +51,9 @@ TEST_CASE("by_size emits a partition's batch when it reaches max_records", "[bat
   require_each_record_once(out, h.errors, 7);
 }
 
-TEST_CASE("by_size reserves a whole batch's bytes once, however many partitions share the buffer",
+TEST_CASE("by_size grows a batch in steps to max_bytes and a sixteenth, never doubling past it",
           "[batch][by_size]") {
-  // Five partitions share max_buffered_bytes, but any one of them may still fill a whole batch:
-  // a batch reserved at its fifth of the buffer would double (copy and leave a freed block
-  // behind) on its way to max_bytes.
+  // Five partitions share max_buffered_bytes, and any one of them may still fill a whole batch.
   while (take_recycled<record_batch>(SIZE_MAX).payload_capacity() > 0) {  // the largest first
   }  // no large batch left by another test: each new partition grows its own
   harness h;
@@ -63,20 +61,51 @@ TEST_CASE("by_size reserves a whole batch's bytes once, however many partitions 
   auto node = batch::by_size{.max_bytes = 1_MiB, .max_buffered_bytes = 2_MiB}.open(
       h.t.ctx, [&] { return collecting_node<record_batch>{&out}; });
   const std::string record(1000, 'r');
+  std::size_t most_buffered = 0;
   for (int round = 0; round < 3; ++round) {
     std::vector<std::pair<std::string, std::string>> opening;
     for (int p = 0; p < 5; ++p) opening.emplace_back("p=" + std::to_string(p), record);
     node.push(h.make(opening));
     const std::vector<std::pair<std::string, std::string>> ten(10, {"p=0", record});
-    for (int i = 0; i < 110; ++i) node.push(h.make(ten));  // small chunks, as a source sends
+    for (int i = 0; i < 110; ++i) {
+      node.push(h.make(ten));  // small chunks, as a source sends
+      most_buffered = std::max(most_buffered, node.buffered_bytes());
+    }
   }
   node.flush();
   std::size_t full = 0;
   for (const auto& b : out) {
-    CHECK(b.payload_capacity() < 1_MiB + 1_MiB / 8);  // reserved once, never doubled
+    CHECK(b.payload_capacity() <= 1_MiB + 1_MiB / 16);  // stepped up to its limit, never doubled
     if (b.payload_bytes() + record.size() > 1_MiB) ++full;
   }
   CHECK(full >= 3);
+  CHECK(most_buffered <= 2_MiB);  // capacity counted with the records
+}
+
+TEST_CASE("by_size counts a reused batch's capacity and keeps of it only what max_buffered_bytes has room for",
+          "[batch][by_size]") {
+  // Two spent batches that held whole 8 MiB objects: their capacity was written, so it is memory.
+  while (take_recycled<record_batch>(SIZE_MAX).payload_capacity() > 0) {
+  }
+  for (int i = 0; i < 2; ++i) {
+    record_batch spent;
+    spent.append(std::string(8_MiB, 's'));
+    give_recycled(std::move(spent));
+  }
+  harness h;
+  std::vector<record_batch> out;
+  const batch::by_size config{.max_bytes = 8_MiB, .max_buffered_bytes = 10_MiB};
+  auto node = config.open(h.t.ctx, [&] { return collecting_node<record_batch>{&out}; });
+  node.push(h.make({{"p=a", "first"}}));
+  CHECK(node.buffered_bytes() >= 8_MiB);  // the first partition keeps the whole reused batch
+  node.push(h.make({{"p=b", "second"}}));
+  CHECK(node.buffered_bytes() <= config.max_buffered_bytes);
+  node.flush();
+  REQUIRE(out.size() == 2);
+  // Together the two open batches held no more than the bound: the second kept what was left.
+  CHECK(out[0].payload_capacity() + out[1].payload_capacity() <= config.max_buffered_bytes);
+  CHECK(std::min(out[0].payload_capacity(), out[1].payload_capacity()) <= 2_MiB);
+  require_each_record_once(out, h.errors, 2);
 }
 
 TEST_CASE("by_size emits before a record would take a batch past max_bytes", "[batch][by_size]") {

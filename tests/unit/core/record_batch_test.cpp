@@ -83,3 +83,33 @@ TEST_CASE("partition keys escape separators and read back", "[core][record]") {
   CHECK(partition_value(p, "missing", &found).empty());
   CHECK_FALSE(found);
 }
+
+TEST_CASE("a large batch grows without losing its records, appends its own records, and trims to what it holds",
+          "[core][record_batch]") {
+  record_batch b;
+  std::string expected;
+  // Past detail::byte_buffer::mapped_from the payloads are a mapping of their own that grows in
+  // place or moves; the records written before must read back either way.
+  for (int i = 0; b.payload_bytes() < 3 * detail::byte_buffer::mapped_from; ++i) {
+    std::string payload = std::to_string(i) + std::string(997, static_cast<char>('a' + i % 26));
+    b.append(payload, {0, static_cast<std::uint64_t>(i)});
+    expected += payload;
+  }
+  CHECK(b.payloads() == expected);
+  // A record appended from the batch itself while the batch grows (its bytes move).
+  b.trim_payloads(0);
+  CHECK(b.payload_capacity() < b.payload_bytes() + 4096);  // whole pages
+  const std::string first(b[0].payload);
+  b.append(b[0].payload);
+  expected += first;
+  CHECK(b.payloads() == expected);
+  CHECK(b[b.size() - 1].payload == first);
+  // Trimming never drops a record; an emptied batch gives its mapping back below the threshold.
+  b.trim_payloads(1);
+  CHECK(b.payloads() == expected);
+  b.clear();
+  b.trim_payloads(4096);
+  CHECK(b.payload_capacity() == 4096);
+  b.append("after");
+  CHECK(b.payloads() == "after");
+}
