@@ -19,6 +19,7 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace sluice {
@@ -73,10 +74,7 @@ class byte_buffer {
       return;
     }
     n = round_to_pages(n);
-    if (n < capacity_) {
-      ::munmap(data_ + n, capacity_ - n);
-      capacity_ = n;
-    }
+    if (n < capacity_ && ::munmap(data_ + n, capacity_ - n) == 0) capacity_ = n;
 #else
     (void)n;
 #endif
@@ -127,8 +125,13 @@ class byte_buffer {
     (void)capacity;
     delete[] p;
   }
+  /// Mappings are whole pages: their lengths, and where a trim cuts one, are page multiples.
   static std::size_t round_to_pages(std::size_t n) noexcept {
-    const std::size_t page = 4096;  // mappings are whole pages; a larger page size only rounds less
+#if defined(__linux__)
+    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+#else
+    constexpr std::size_t page = 4096;
+#endif
     return (n + page - 1) / page * page;
   }
   void grow_to(std::size_t n) {
