@@ -403,7 +403,7 @@ class by_size::node {
     s.records.reserve(0, std::max(need, std::min(have + std::min(have, step), most + most / 16)));
     const std::size_t before = s.held();
     s.capacity = s.records.payload_capacity();
-    memory_ += s.held() - before;
+    memory_ = memory_ - before + s.held();  // a spare's counted capacity may exceed its payload's
   }
   /// The most a slot's batch holds: a piece when streaming, else a whole object.
   [[nodiscard]] std::size_t batch_limit() const noexcept {

@@ -229,19 +229,12 @@ class basic_cursor_tracker {
     iterator acknowledge(const cursor_range& r, iterator finger) {
       SLUICE_ASSERT(r.end_seq <= next_seq);
       const std::uint64_t before = committed_end();
-      iterator it;
-      if (finger != in_flight.end() && finger->first <= r.first_seq) {
-        // Ranges of one object are in order: walk a few runs on from the last one.
-        it = finger;
-        for (int steps = 0; it != in_flight.end() && it->second.end <= r.first_seq; ++steps, ++it) {
-          if (steps == 8) {
-            it = locate(r.first_seq);
-            break;
-          }
-        }
-      } else {
-        it = locate(r.first_seq);
-      }
+      // Ranges of one object come in order: the run sought is usually a few on from the last.
+      iterator it = finger;
+      const auto before_range = [&] { return it != in_flight.end() && it->second.end <= r.first_seq; };
+      if (finger != in_flight.end() && finger->first <= r.first_seq)
+        for (int steps = 0; steps < 8 && before_range(); ++steps) ++it;
+      if (finger == in_flight.end() || finger->first > r.first_seq || before_range()) it = locate(r.first_seq);
       while (it != in_flight.end() && it->first < r.end_seq) {
         run& open = it->second;
         if (it->first < r.first_seq) {
