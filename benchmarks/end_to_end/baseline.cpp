@@ -9,8 +9,10 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -100,6 +102,71 @@ std::uint64_t generate_and_zstd(std::uint64_t records, std::size_t piece_records
   std::uint64_t total = 0;
   for (auto n : produced) total += n;
   return total;
+}
+
+std::uint64_t generate_then_zstd(std::uint64_t records, std::size_t piece_records, int level, std::size_t slots) {
+  const sluice::connector::generator gen{.records = records};
+  constexpr std::size_t max_line = sluice::connector::generator::max_event_bytes + 1;
+  const std::uint64_t count = (records + piece_records - 1) / piece_records;
+  struct slot {
+    std::unique_ptr<char[]> bytes;
+    std::size_t size = 0;
+  };
+  std::vector<slot> ring(std::max<std::size_t>(slots, 1));
+  for (auto& s : ring) s.bytes.reset(new char[piece_records * max_line]);
+  // Pieces [consumed, produced) are written and wait in the ring; the producer waits while it
+  // is full, the consumer while it is empty.
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t produced = 0, consumed = 0;
+  bool failed = false;  // the consumer threw: the producer stops instead of waiting for room
+  std::uint64_t bytes = 0;
+  auto work = [&](unsigned k) {
+    if (k == 0) {
+      for (std::uint64_t p = 0; p < count; ++p) {
+        {
+          std::unique_lock lock(mutex);
+          changed.wait(lock, [&] { return failed || produced - consumed < ring.size(); });
+          if (failed) return;
+        }
+        slot& s = ring[p % ring.size()];
+        char* w = s.bytes.get();
+        for (std::uint64_t i = p * piece_records; i < std::min(records, (p + 1) * piece_records); ++i) {
+          std::size_t type;
+          w += gen.write_event(i, w, type);
+          *w++ = '\n';
+        }
+        s.size = static_cast<std::size_t>(w - s.bytes.get());
+        std::lock_guard lock(mutex);
+        ++produced;
+        changed.notify_all();
+      }
+      return;
+    }
+    std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
+    const std::size_t capacity = ZSTD_compressBound(piece_records * max_line);
+    std::unique_ptr<char[]> out(new char[capacity]);
+    for (std::uint64_t p = 0; p < count; ++p) {
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return consumed < produced; });
+      }
+      const slot& s = ring[p % ring.size()];
+      std::size_t z = ZSTD_compressCCtx(cctx.get(), out.get(), capacity, s.bytes.get(), s.size, level);
+      if (ZSTD_isError(z)) {
+        std::lock_guard lock(mutex);
+        failed = true;
+        changed.notify_all();
+        throw std::runtime_error(ZSTD_getErrorName(z));
+      }
+      bytes += s.size;
+      std::lock_guard lock(mutex);
+      ++consumed;
+      changed.notify_all();
+    }
+  };
+  on_threads(2, work);
+  return bytes;
 }
 
 std::uint64_t raw_aes_gcm(const std::vector<std::size_t>& messages, std::size_t frame) {

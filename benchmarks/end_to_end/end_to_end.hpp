@@ -49,6 +49,12 @@ std::vector<std::size_t> raw_zstd(const std::string& in, std::size_t piece, int 
 /// them too.
 std::uint64_t generate_and_zstd(std::uint64_t records, std::size_t piece_records, int level, unsigned threads);
 
+/// The shape of a one-worker pipeline with nothing else in it: one thread writes the events as
+/// JSON Lines into pieces of `piece_records` events (a ring of `slots` reused buffers), another
+/// ZSTD_compressCCtx-es them at `level` as they come. Returns the JSON Lines bytes. The most a
+/// one-worker pipeline can do here: its worker compresses while its source generates.
+std::uint64_t generate_then_zstd(std::uint64_t records, std::size_t piece_records, int level, std::size_t slots);
+
 /// AES-256-GCM (OpenSSL EVP, one reused context, one key per message) over messages of the
 /// given sizes, each in frames of `frame` bytes with a fresh IV and tag per frame.
 /// Returns the bytes encrypted.

@@ -226,7 +226,7 @@ class by_size::node {
       while (memory_ > config_.max_buffered_bytes) shed_memory();
     }
     if (config_.max_age == std::chrono::milliseconds::zero()) emit_all();
-    give_recycled(std::move(in));  // the source's chunk, copied out: its capacity serves the next one
+    in.clear();  // copied out: the source fills it again (reuse_or_take_recycled)
   }
 
   /// Ends every open object (oldest first), then flushes the next stage.

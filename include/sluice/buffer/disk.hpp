@@ -341,7 +341,7 @@ class disk_node {
     ctx_.metrics().add_in(batch.size(), batch.payload_bytes());
     ctx_.tracker().track(batch);
     next_.push(std::move(batch));
-    batch = take_recycled<record_batch>();
+    reuse_or_take_recycled(batch);
   }
 
   // Blocks (or refuses) while `bytes` more would exceed max_bytes. A batch alone larger than

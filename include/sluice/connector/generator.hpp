@@ -174,8 +174,8 @@ struct generator {
           batch.set_partition(batch.size() - 1, partitions_[type]);
         }
         out.push(std::move(batch));
-        batch = take_recycled<record_batch>(config_.chunk_records * 560);  // one the batcher gave back
-        batch.trim_payloads(config_.chunk_records * 560);  // not a whole object's capacity: the chunk's
+        reuse_or_take_recycled(batch, config_.chunk_records * 560);
+        batch.trim_payloads(config_.chunk_records * 560);  // a recycled batch may hold a whole object: keep a chunk's
       }
     }
 

@@ -12,6 +12,16 @@
 
 namespace sluice {
 inline namespace v0 {
+namespace detail {
+/// What a recycled buffer brings: a record batch's payload capacity, else its capacity.
+template <class T>
+std::size_t recycled_capacity(const T& value) noexcept {
+  if constexpr (requires { value.payload_capacity(); })
+    return value.payload_capacity();
+  else
+    return value.capacity();
+}
+}  // namespace detail
 
 /// A small process-wide store of spent buffers (record batches, object bodies) so that the stage
 /// that needs a new one takes back the capacity a later stage finished with.
@@ -27,7 +37,7 @@ inline namespace v0 {
 template <class T>
 class recycler {
  public:
-  static constexpr std::size_t max_kept = 2;
+  static constexpr std::size_t max_kept = 4;
 
   /// The recycler of T shared by every pipeline of the process.
   static recycler& shared() {
@@ -43,7 +53,7 @@ class recycler {
     // Best fit: the smallest that is large enough leaves the large ones to those who need them.
     auto best = kept_.begin();
     for (auto it = kept_.begin(); it != kept_.end(); ++it) {
-      std::size_t have = capacity_of(*it), best_have = capacity_of(*best);
+      std::size_t have = detail::recycled_capacity(*it), best_have = detail::recycled_capacity(*best);
       bool fits = have >= wanted, best_fits = best_have >= wanted;
       if (fits ? (!best_fits || have < best_have) : (!best_fits && have > best_have)) best = it;
     }
@@ -60,23 +70,19 @@ class recycler {
       kept_.push_back(std::move(value));
       return;
     }
-    auto smallest = std::min_element(kept_.begin(), kept_.end(),
-                                      [](const T& a, const T& b) { return capacity_of(a) < capacity_of(b); });
-    if (capacity_of(value) > capacity_of(*smallest)) *smallest = std::move(value);
+    auto smallest = std::min_element(kept_.begin(), kept_.end(), [](const T& a, const T& b) {
+      return detail::recycled_capacity(a) < detail::recycled_capacity(b);
+    });
+    if (detail::recycled_capacity(value) > detail::recycled_capacity(*smallest)) *smallest = std::move(value);
   }
 
  private:
-  static std::size_t capacity_of(const T& value) noexcept {
-    if constexpr (requires { value.payload_capacity(); })
-      return value.payload_capacity();
-    else
-      return value.capacity();
-  }
   std::mutex mutex_;
   std::vector<T> kept_;
 };
 
 /// Shorthands: `auto body = take_recycled<std::string>();`, `give_recycled(std::move(batch));`.
+/// A source refills the batch it pushes with reuse_or_take_recycled() (below).
 template <class T>
 [[nodiscard]] T take_recycled(std::size_t wanted = 0) {
   return recycler<T>::shared().take(wanted);
@@ -84,6 +90,22 @@ template <class T>
 template <class T>
 void give_recycled(T&& value) {
   recycler<std::remove_cvref_t<T>>::shared().give(std::forward<T>(value));
+}
+
+/// Makes `pushed`, a buffer a source just pushed downstream, ready to fill again. A stage that
+/// copies records out (batch::by_size) leaves the buffer with its caller, with its capacity: it
+/// is cleared and kept. A stage that took it (moved from it) leaves it empty: a spent one comes
+/// from the recycler, with room for `wanted` bytes when one has it.
+///
+/// Why: a source's chunk then stays with its source. Through the recycler it would compete with
+/// the batcher's larger batches, which crowd it out when the recycler is full; the source then
+/// takes a large batch and cuts it down, and the batcher maps a new one in its place.
+template <class T>
+void reuse_or_take_recycled(T& pushed, std::size_t wanted = 0) {
+  if (detail::recycled_capacity(pushed) != 0)
+    pushed.clear();
+  else
+    pushed = take_recycled<T>(wanted);
 }
 
 /// The buffer a stage swaps with object bodies (a format's next body, a codec's or encryptor's

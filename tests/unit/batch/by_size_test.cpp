@@ -51,6 +51,25 @@ TEST_CASE("by_size emits a partition's batch when it reaches max_records", "[bat
   require_each_record_once(out, h.errors, 7);
 }
 
+TEST_CASE("by_size copies a source's chunk out and leaves it with the source, cleared, with its capacity",
+          "[batch][by_size]") {
+  harness h;
+  std::vector<record_batch> out;
+  auto node = batch::by_size{.max_records = 2}.open(h.t.ctx, [&] { return collecting_node<record_batch>{&out}; });
+  record_batch chunk = h.make({{"p=a", "1"}, {"p=b", "2"}, {"p=a", "3"}});
+  chunk.reserve(3, 1 << 20);
+  const std::size_t capacity = chunk.payload_capacity();
+  node.push(std::move(chunk));
+  // What a source does next (reuse_or_take_recycled) finds its chunk again, ready to fill.
+  CHECK(chunk.empty());
+  CHECK(chunk.payload_bytes() == 0);
+  CHECK(chunk.payload_capacity() == capacity);
+  REQUIRE(out.size() == 1);
+  CHECK(payloads_of(out[0]) == std::vector<std::string>{"1", "3"});
+  node.flush();
+  require_each_record_once(out, h.errors, 3);
+}
+
 TEST_CASE("by_size grows a batch in steps to max_bytes and a sixteenth, never doubling past it",
           "[batch][by_size]") {
   // Five partitions share max_buffered_bytes, and any one of them may still fill a whole batch.

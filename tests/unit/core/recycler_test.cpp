@@ -93,3 +93,34 @@ TEST_CASE("a stage's spare buffer takes a spent buffer before allocating and giv
   auto first = shared.take(1 << 20);  // and so did the buffer it gave up when it grew
   CHECK(first.data() == given);
 }
+
+TEST_CASE("reuse_or_take_recycled keeps a pushed batch a stage left with its capacity, and takes a spent one for a batch a stage took",
+          "[core][recycler]") {
+  auto& shared = recycler<record_batch>::shared();
+  while (shared.take(SIZE_MAX).payload_capacity() > 0) {  // nothing left by another test
+  }
+  record_batch spent;
+  spent.reserve(10, 2 << 20);
+  const std::size_t spent_capacity = spent.payload_capacity();
+  give_recycled(std::move(spent));
+
+  // Left by a stage that copied its records out: cleared, its own capacity kept, the recycler untouched.
+  record_batch left;
+  left.reserve(10, 1 << 20);
+  left.append("copied out already");
+  const std::size_t left_capacity = left.payload_capacity();
+  reuse_or_take_recycled(left, 1 << 20);
+  CHECK(left.empty());
+  CHECK(left.payload_bytes() == 0);
+  CHECK(left.payload_capacity() == left_capacity);
+
+  // Taken by a stage (moved from): the spent batch comes from the recycler.
+  record_batch taken;
+  taken.reserve(10, 1 << 20);
+  record_batch downstream = std::move(taken);
+  REQUIRE(taken.payload_capacity() == 0);
+  reuse_or_take_recycled(taken, 1 << 20);
+  CHECK(taken.empty());
+  CHECK(taken.payload_capacity() == spent_capacity);
+  CHECK(shared.take().payload_capacity() == 0);  // the recycler gave it up
+}

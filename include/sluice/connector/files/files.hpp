@@ -115,7 +115,7 @@ struct files {
     void push(Out& out) {
       if (batch_.empty()) return;
       out.push(std::move(batch_));
-      batch_ = take_recycled<record_batch>();
+      reuse_or_take_recycled(batch_);
       batch_.reserve(config_.chunk_records, config_.chunk_records * 256);
     }
 

@@ -178,8 +178,9 @@ struct source {
     template <class Out>
     void run(Out& out, std::stop_token stop) {
       std::vector<detail::pending_ptr> taken;
+      record_batch batch;
       while (inbox_->take(taken, stop)) {
-        record_batch batch = take_recycled<record_batch>();
+        reuse_or_take_recycled(batch);
         std::size_t records = 0, bytes = 0;
         for (const auto& p : taken) records += p->request.size(), bytes += p->request.data_bytes();
         batch.reserve(records, bytes);
