@@ -28,9 +28,9 @@ std::vector<term> bound_terms(const config& c, std::size_t empty_rss) {
   partition = gen.partition(0).size();
   const std::size_t records_per_batch = c.max_bytes / smallest + 1;
   // A batch in flight: its payload capacity (by_size grows a batch to at most max_bytes and a
-  // sixteenth), partition strings, and one entry (offsets, sizes, time, cursor: 56 bytes) per
-  // record.
-  const std::size_t batch = c.max_bytes + c.max_bytes / 16 + records_per_batch * (partition + 56);
+  // sixteenth), partition strings, and per record one entry (offsets, sizes, time, cursor: 56
+  // bytes) and the newline after its payload.
+  const std::size_t batch = c.max_bytes + c.max_bytes / 16 + records_per_batch * (partition + 56 + 1);
   // An object buffer: the JSON Lines body (payloads + newlines) at zstd's worst-case bound,
   // which codec::zstd resizes its output to.
   const std::size_t object = ZSTD_compressBound(c.max_bytes + records_per_batch);

@@ -213,7 +213,7 @@ class by_size::node {
       }
       if (s->needs_batch) supply(*s);
       make_room(*s, r.payload.size());
-      s->records.append(r);
+      s->records.append(r, in);
       account(i, r.payload.size() + r.partition.size() + detail::record_overhead);
       s->object_bytes += r.payload.size();
       ++s->object_records;
@@ -396,7 +396,7 @@ class by_size::node {
   /// copying the batch (detail::byte_buffer), so steps cost a system call each, and the batch
   /// holds little more than its records.
   void make_room(slot& s, std::size_t payload) {
-    const std::size_t need = s.records.payload_bytes() + payload;
+    const std::size_t need = s.records.lines().size() + payload + 1;  // each payload and its newline
     const std::size_t have = s.records.payload_capacity();
     if (need <= have) return;
     const std::size_t most = batch_limit(), step = most / 8;
@@ -457,7 +457,7 @@ class by_size::node {
     if (most == detail::no_slot) return false;
     slot& s = slots_[most];
     const std::size_t before = s.held();
-    s.records.trim_payloads(s.records.payload_bytes());
+    s.records.trim_payloads(s.records.lines().size());
     s.capacity = s.records.payload_capacity();
     memory_ -= before - s.held();
     by_size_.update(most, s.held());

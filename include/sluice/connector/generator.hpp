@@ -175,7 +175,8 @@ struct generator {
         }
         out.push(std::move(batch));
         reuse_or_take_recycled(batch, config_.chunk_records * 560);
-        batch.trim_payloads(config_.chunk_records * 560);  // a recycled batch may hold a whole object: keep a chunk's
+        // A recycled batch may hold a whole object: keep what reserve() gives a chunk.
+        batch.trim_payloads(record_batch::arena_bytes(config_.chunk_records, config_.chunk_records * 560));
       }
     }
 

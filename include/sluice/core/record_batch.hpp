@@ -79,25 +79,17 @@ class byte_buffer {
     (void)n;
 #endif
   }
-  void append(std::string_view bytes) {
-    if (size_ + bytes.size() > capacity_) {
-      // `bytes` may lie in this buffer (a batch appending one of its own records), which growing
-      // moves: find it again by its offset.
-      const std::less<const char*> before;
-      const bool own = !bytes.empty() && !before(bytes.data(), data_) && before(bytes.data(), data_ + size_);
-      const std::size_t offset = own ? static_cast<std::size_t>(bytes.data() - data_) : 0;
-      grow_for(bytes.size());
-      if (own) bytes = std::string_view(data_ + offset, bytes.size());
-    }
-    if (!bytes.empty()) std::memcpy(data_ + size_, bytes.data(), bytes.size());
-    size_ += bytes.size();
-  }
-  /// Lets `write(char*) -> size` put up to `max_size` bytes at the end; returns what it wrote.
+  void append(std::string_view bytes) { append_then(bytes, nullptr); }
+  /// Appends `bytes` and then `last` (one call, one check for room).
+  void append_then(std::string_view bytes, char last) { append_then(bytes, &last); }
+  /// Lets `write(char*) -> size` put up to `max_size` bytes at the end, then appends `last`;
+  /// returns what `write` wrote.
   template <class Write>
-  std::size_t write(std::size_t max_size, Write&& write) {
-    if (size_ + max_size > capacity_) grow_for(max_size);
+  std::size_t write_then(std::size_t max_size, Write&& write, char last) {
+    if (size_ + max_size + 1 > capacity_) grow_for(max_size + 1);
     std::size_t n = write(data_ + size_);
-    size_ += n;
+    data_[size_ + n] = last;
+    size_ += n + 1;
     return n;
   }
 
@@ -153,6 +145,21 @@ class byte_buffer {
     capacity_ = n;
   }
   void grow_for(std::size_t extra) { grow_to(std::max(size_ + extra, capacity_ * 2)); }
+  void append_then(std::string_view bytes, const char* last) {
+    const std::size_t n = bytes.size() + (last ? 1 : 0);
+    if (size_ + n > capacity_) {
+      // `bytes` may lie in this buffer (a batch appending one of its own records), which growing
+      // moves: find it again by its offset.
+      const std::less<const char*> before;
+      const bool own = !bytes.empty() && !before(bytes.data(), data_) && before(bytes.data(), data_ + size_);
+      const std::size_t offset = own ? static_cast<std::size_t>(bytes.data() - data_) : 0;
+      grow_for(n);
+      if (own) bytes = std::string_view(data_ + offset, bytes.size());
+    }
+    if (!bytes.empty()) std::memcpy(data_ + size_, bytes.data(), bytes.size());
+    if (last) data_[size_ + bytes.size()] = *last;
+    size_ += n;
+  }
 
   char* data_ = nullptr;
   std::size_t size_ = 0, capacity_ = 0;
@@ -166,6 +173,12 @@ class byte_buffer {
 /// reuse one batch for the next. A record whose partition equals the previous record's shares
 /// its bytes instead of copying them.
 ///
+/// Each payload is followed by a newline in its arena, and the batch knows whether a payload
+/// holds a newline of its own (newline_in_payload()): when none does, lines() is the batch as
+/// JSON Lines, and format::jsonl hands it to the codec as it is instead of copying it. Why: the
+/// copy was a tenth of a worker's time, and the check costs a scan of bytes the appending
+/// thread has just written.
+///
 /// Thread safety: none; a batch is owned by one stage at a time and moved between them.
 class record_batch {
  public:
@@ -174,11 +187,18 @@ class record_batch {
   /// Appends a record; the views it is given are copied.
   void append(std::string_view payload, sluice::cursor cursor = {}, timestamp event_time = {},
               std::string_view partition = {}) {
-    const std::size_t partition_offset = place_partition(partition, entries_.size());
-    entries_.push_back({payloads_.size(), payload.size(), partition_offset, partition.size(), event_time, cursor});
-    payloads_.append(payload);
+    if (!newline_in_payload_) newline_in_payload_ = payload.find('\n') != std::string_view::npos;
+    add(payload, cursor, event_time, partition);
   }
   void append(const record_ref& r) { append(r.payload, r.cursor, r.event_time, r.partition); }
+  /// Appends record `r` of batch `from`, taking what `from` knows of its payloads: a record of
+  /// a batch without a newline in any payload is not scanned again.
+  void append(const record_ref& r, const record_batch& from) {
+    if (from.newline_in_payload())
+      append(r);
+    else
+      add(r.payload, r.cursor, r.event_time, r.partition);
+  }
 
   /// Appends a record whose payload `write(char* out) -> std::size_t` writes in place, at most
   /// `max_size` bytes: a source that builds its records saves the copy through a buffer of its own.
@@ -186,8 +206,10 @@ class record_batch {
   void append_written(std::size_t max_size, Write&& write, sluice::cursor cursor = {}, timestamp event_time = {},
                       std::string_view partition = {}) {
     std::size_t offset = payloads_.size();
-    std::size_t size = payloads_.write(max_size, std::forward<Write>(write));
+    std::size_t size = payloads_.write_then(max_size, std::forward<Write>(write), '\n');
     SLUICE_ASSERT(size <= max_size);
+    if (!newline_in_payload_) newline_in_payload_ = std::memchr(payloads_.data() + offset, '\n', size) != nullptr;
+    payload_bytes_ += size;
     const std::size_t partition_offset = place_partition(partition, entries_.size());
     entries_.push_back({offset, size, partition_offset, partition.size(), event_time, cursor});
   }
@@ -195,10 +217,12 @@ class record_batch {
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
   /// Sum of payload sizes.
-  [[nodiscard]] std::size_t payload_bytes() const noexcept { return payloads_.size(); }
-  /// Every payload back to back, in record order, without separators: one view for a stage
-  /// that scans all payloads at once (format::jsonl looks for a newline in one pass).
-  [[nodiscard]] std::string_view payloads() const noexcept { return {payloads_.data(), payloads_.size()}; }
+  [[nodiscard]] std::size_t payload_bytes() const noexcept { return payload_bytes_; }
+  /// Every payload followed by a newline, in record order: the batch as JSON Lines when no
+  /// payload holds a newline of its own (newline_in_payload()).
+  [[nodiscard]] std::string_view lines() const noexcept { return {payloads_.data(), payloads_.size()}; }
+  /// Whether some payload holds a newline, so that lines() has more lines than records.
+  [[nodiscard]] bool newline_in_payload() const noexcept { return newline_in_payload_; }
 
   [[nodiscard]] record_ref operator[](std::size_t i) const noexcept {
     const entry& e = entries_[i];
@@ -233,20 +257,29 @@ class record_batch {
   void clear() noexcept {
     entries_.clear();
     payloads_.clear();
+    payload_bytes_ = 0;
+    newline_in_payload_ = false;
     partitions_.clear();
     partition_.clear();
     opened_at_ = {};
     piece_ = {};
   }
-  /// Bytes of payload the batch holds without growing: what a reused batch brings.
+  /// Bytes of payload (and their newlines) the batch holds without growing: what a reused
+  /// batch brings.
   [[nodiscard]] std::size_t payload_capacity() const noexcept { return payloads_.capacity(); }
+  /// Room for `records` records of `bytes` payload bytes in all.
   void reserve(std::size_t records, std::size_t bytes) {
     entries_.reserve(records);
-    payloads_.reserve(bytes);
+    payloads_.reserve(arena_bytes(records, bytes));
   }
-  /// Gives payload capacity beyond `bytes` back to the system (see detail::byte_buffer::trim):
-  /// a stage that takes a reused batch keeps only what it may fill. Only a payload capacity of
-  /// at least `trimmable_from` bytes has anything to give back.
+  /// The payload capacity that `records` records of `bytes` payload bytes take: each payload
+  /// and its newline.
+  [[nodiscard]] static constexpr std::size_t arena_bytes(std::size_t records, std::size_t bytes) noexcept {
+    return bytes + records;
+  }
+  /// Gives payload capacity beyond `bytes` (never below lines()) back to the system (see
+  /// detail::byte_buffer::trim): a stage that takes a reused batch keeps only what it may fill.
+  /// Only a payload capacity of at least `trimmable_from` bytes has anything to give back.
   void trim_payloads(std::size_t bytes) { payloads_.trim(bytes); }
   static constexpr std::size_t trimmable_from = detail::byte_buffer::mapped_from;
 
@@ -273,9 +306,18 @@ class record_batch {
   /// a batcher's batch has one for all), else new bytes at the end. Shared bytes are never
   /// changed in place.
   std::size_t place_partition(std::string_view partition, std::size_t i);
+  /// Appends a record whose payload's newlines are already accounted for.
+  void add(std::string_view payload, sluice::cursor cursor, timestamp event_time, std::string_view partition) {
+    const std::size_t partition_offset = place_partition(partition, entries_.size());
+    entries_.push_back({payloads_.size(), payload.size(), partition_offset, partition.size(), event_time, cursor});
+    payloads_.append_then(payload, '\n');
+    payload_bytes_ += payload.size();
+  }
 
   std::vector<entry> entries_;
-  detail::byte_buffer payloads_;
+  detail::byte_buffer payloads_;  // each payload followed by a newline: lines()
+  std::size_t payload_bytes_ = 0;
+  bool newline_in_payload_ = false;
   std::string partitions_;
   std::string partition_;
   std::chrono::steady_clock::time_point opened_at_{};

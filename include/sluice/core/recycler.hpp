@@ -37,7 +37,7 @@ std::size_t recycled_capacity(const T& value) noexcept {
 template <class T>
 class recycler {
  public:
-  static constexpr std::size_t max_kept = 4;
+  static constexpr std::size_t max_kept = 2;
 
   /// The recycler of T shared by every pipeline of the process.
   static recycler& shared() {

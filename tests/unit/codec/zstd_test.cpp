@@ -261,3 +261,11 @@ TEST_CASE("codec::zstd compresses every object of a real pipeline", "[codec][zst
   CHECK(m.bytes_out == stored);  // the sink saw compressed bytes
   CHECK(stored * 2 < expected.size());
 }
+
+TEST_CASE("zstd round-trips an object that compresses far worse than the one before it", "[codec][zstd]") {
+  const int workers = GENERATE(0, 2);
+  INFO(workers << " workers");
+  codec_test::check_round_trip_of_uneven_bodies(codec::zstd{.workers = workers}, [](std::string_view in, std::string& out) {
+    return codec::zstd_decompress(in, out);
+  });
+}

@@ -30,9 +30,9 @@ TEST_CASE("record_batch keeps payloads, partitions, times and cursors of appende
   CHECK(b.payload_bytes() == 0);
 }
 
-TEST_CASE("record_batch shows all payloads back to back in record order", "[core][record_batch]") {
+TEST_CASE("record_batch shows its payloads as lines in record order", "[core][record_batch]") {
   record_batch b;
-  CHECK(b.payloads().empty());
+  CHECK(b.lines().empty());
   b.append("one", {}, {}, "p=1");
   b.append_written(8, [](char* out) {
     std::memcpy(out, "two", 3);
@@ -41,11 +41,44 @@ TEST_CASE("record_batch shows all payloads back to back in record order", "[core
   b.append("", {}, {}, "p=2");
   b.append("three");
   b.set_partition(0, "a=much/longer=partition");  // partitions live apart: payloads stay as they were
-  CHECK(b.payloads() == "onetwothree");
-  CHECK(b.payloads().size() == b.payload_bytes());
-  CHECK(b[3].payload.data() == b.payloads().data() + 6);
+  CHECK(b.lines() == "one\ntwo\n\nthree\n");
+  CHECK(b.payload_bytes() == 11);
+  CHECK(b[3].payload.data() == b.lines().data() + 9);
+  CHECK_FALSE(b.newline_in_payload());
   b.clear();
-  CHECK(b.payloads().empty());
+  CHECK(b.lines().empty());
+  CHECK(b.payload_bytes() == 0);
+}
+
+TEST_CASE("record_batch knows whether a payload holds a newline, however the record came", "[core][record_batch]") {
+  record_batch plain, split;
+  plain.append("{\"a\":1}");
+  plain.append_written(16, [](char* out) {
+    std::memcpy(out, "{\"b\":2}", 7);
+    return std::size_t{7};
+  });
+  CHECK_FALSE(plain.newline_in_payload());
+  split.append("one\ntwo");
+  CHECK(split.newline_in_payload());
+  CHECK(split.lines() == "one\ntwo\n");  // two lines for one record: not JSON Lines as it is
+  CHECK(split.size() == 1);
+
+  record_batch written;
+  written.append_written(16, [](char* out) {
+    std::memcpy(out, "a\nb", 3);
+    return std::size_t{3};
+  });
+  CHECK(written.newline_in_payload());
+
+  // Copied from another batch: what that batch knows comes along.
+  record_batch copy;
+  for (const record_ref r : plain) copy.append(r, plain);
+  CHECK_FALSE(copy.newline_in_payload());
+  CHECK(copy.lines() == plain.lines());
+  copy.append(split[0], split);
+  CHECK(copy.newline_in_payload());
+  copy.clear();
+  CHECK_FALSE(copy.newline_in_payload());  // cleared with its records
 }
 
 TEST_CASE("records with the partition of the record before share its bytes, and changing one changes no other",
@@ -95,23 +128,23 @@ TEST_CASE("a large batch grows without losing its records, appends its own recor
   for (int i = 0; b.payload_bytes() < 3 * detail::byte_buffer::mapped_from; ++i) {
     std::string payload = std::to_string(i) + std::string(997, static_cast<char>('a' + i % 26));
     b.append(payload, {0, static_cast<std::uint64_t>(i)});
-    expected += payload;
+    expected += payload + '\n';
   }
-  CHECK(b.payloads() == expected);
+  CHECK(b.lines() == expected);
   // A record appended from the batch itself while the batch grows (its bytes move).
   b.trim_payloads(0);
-  CHECK(b.payload_capacity() < b.payload_bytes() + static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));  // whole pages
+  CHECK(b.payload_capacity() < b.lines().size() + static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));  // whole pages
   const std::string first(b[0].payload);
   b.append(b[0].payload);
-  expected += first;
-  CHECK(b.payloads() == expected);
+  expected += first + '\n';
+  CHECK(b.lines() == expected);
   CHECK(b[b.size() - 1].payload == first);
   // Trimming never drops a record; an emptied batch gives its mapping back below the threshold.
   b.trim_payloads(1);
-  CHECK(b.payloads() == expected);
+  CHECK(b.lines() == expected);
   b.clear();
   b.trim_payloads(4096);
   CHECK(b.payload_capacity() == 4096);
   b.append("after");
-  CHECK(b.payloads() == "after");
+  CHECK(b.lines() == "after\n");
 }

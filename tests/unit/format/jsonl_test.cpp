@@ -70,3 +70,55 @@ TEST_CASE("jsonl makes no object of a batch whose every payload holds a newline"
   CHECK(h.errors.size() == 2);
   CHECK(h.ctx().tracker().in_flight() == 0);
 }
+
+namespace {
+/// A next stage that takes bodies it does not own, as the codecs do: it keeps a copy of each
+/// body with where its bytes were.
+struct borrowing_node {
+  struct taken {
+    object o;
+    std::string body;
+    const char* at = nullptr;  // null: pushed with a body of its own
+  };
+  std::vector<taken>* out;
+  void push(object&& o) {
+    std::string body = o.body;
+    out->push_back({std::move(o), std::move(body), nullptr});
+  }
+  void push_borrowed(object&& o, std::string_view body) {
+    out->push_back({std::move(o), std::string(body), body.data()});
+  }
+  void flush() {}
+  void tick() {}
+};
+}  // namespace
+
+TEST_CASE("jsonl hands a codec the batch's lines in place, and formats a batch with a newline in a payload record by record",
+          "[format][jsonl]") {
+  harness h;
+  std::vector<borrowing_node::taken> out;
+  auto node = format::jsonl{}.open(h.ctx(), [&] { return borrowing_node{&out}; });
+
+  record_batch clean = h.make({"{\"a\":1}", "{\"a\":2}", "{}"});
+  const char* lines_at = clean.lines().data();
+  node.push(std::move(clean));
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].at == lines_at);  // the batch's own bytes: nothing was copied
+  CHECK(out[0].body == "{\"a\":1}\n{\"a\":2}\n{}\n");
+  CHECK(out[0].o.body.empty());
+  CHECK(out[0].o.record_count == 3);
+  CHECK(out[0].o.record_bytes == 16);
+  CHECK(out[0].o.covered.count() == 3);
+  CHECK(out[0].o.content_type == "application/x-ndjson");
+
+  node.push(h.make({"{\"b\":1}", "{\"b\":\n2}", "{\"b\":3}"}));
+  REQUIRE(out.size() == 2);
+  CHECK(out[1].at == nullptr);  // a body of its own, without the rejected record
+  CHECK(out[1].body == "{\"b\":1}\n{\"b\":3}\n");
+  CHECK(out[1].o.record_count == 2);
+  REQUIRE(h.errors.size() == 1);
+  CHECK(h.errors[0].cursor.position == 5);
+  CHECK(h.errors[0].reason == "payload contains a newline");
+  for (auto& t : out) h.ctx().acknowledge(t.o);
+  CHECK(h.ctx().tracker().in_flight() == 0);
+}

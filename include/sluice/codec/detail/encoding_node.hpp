@@ -5,6 +5,7 @@
 #include <sluice/core/recycler.hpp>
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace sluice::codec::detail {
@@ -28,12 +29,14 @@ class encoding_node {
       : encoder_(std::forward<EncoderArgs>(args)...), encoding_(encoding), next_(make_next()) {}
 
   void push(object&& o) {
-    if (!o.body.empty() || o.piece.whole()) {
-      // Room for the input: what an object near the batch size needs unless it does not compress.
-      std::string& out = spare_.with_room_for(o.body.size());
-      encoder_.compress(o.body, out);
-      o.body.swap(out);
-    }
+    if (!o.body.empty() || o.piece.whole()) encode(o, o.body);
+    o.content_encoding.emplace_back(encoding_);
+    next_.push(std::move(o));
+  }
+  /// push() for an object whose body is `body`, bytes the caller keeps until this returns
+  /// (format::jsonl passes a batch's lines in place). `o.body` is replaced by the encoded bytes.
+  void push_borrowed(object&& o, std::string_view body) {
+    encode(o, body);
     o.content_encoding.emplace_back(encoding_);
     next_.push(std::move(o));
   }
@@ -41,6 +44,15 @@ class encoding_node {
   void tick() { next_.tick(); }
 
  private:
+  /// Encodes `in` into the spare buffer and swaps it in as `o`'s body: the old body becomes the
+  /// next spare.
+  void encode(object& o, std::string_view in) {
+    // Room for the input: what an object near the batch size needs unless it does not compress.
+    std::string& out = spare_.with_room_for(in.size());
+    encoder_.compress(in, out);
+    o.body.swap(out);
+  }
+
   Encoder encoder_;
   const char* encoding_;
   spare_buffer spare_;

@@ -2,6 +2,7 @@
 #pragma once
 #include <sluice/core/config.hpp>
 #include <sluice/codec/detail/gzip_common.hpp>
+#include <sluice/codec/detail/output_estimate.hpp>
 #include <sluice/core/error.hpp>
 
 // The ISA-L igzip back end of codec::gzip, used when the sluice::gzip target defines
@@ -55,10 +56,11 @@ class gzip_encoder {
     s->gzip_flag = IGZIP_GZIP;
     s->flush = NO_FLUSH;
 
-    // The capacity `out` already has (typically the previous body, about the input's size) or
-    // room for the usual case, half the input; grown only when the data does not compress, so
-    // a steady stream of objects neither copies nor page-faults a new buffer.
-    out.resize(std::max(std::min(out.capacity(), in.size() + in.size() / 16 + 1024), in.size() / 2 + 1024));
+    // The size `out` has (bytes written over without a fill) or about what the previous member
+    // needed (output_estimate; half the input for the first); grown when the data compresses
+    // worse, so a steady stream of objects neither copies nor fills a new buffer.
+    const std::size_t most = in.size() + in.size() / 16 + 1024;  // more is grown into only if needed
+    out.resize(std::max(out.size(), estimate_.room_for(in.size(), in.size() / 2 + 1024, most)));
     auto* next = reinterpret_cast<std::uint8_t*>(const_cast<char*>(in.data()));
     std::size_t left = in.size(), produced = 0;
     s->avail_in = 0;
@@ -83,6 +85,7 @@ class gzip_encoder {
       if (s->internal_state.state == ZSTATE_END) break;
     }
     out.resize(produced);
+    estimate_.record(in.size(), produced);
   }
 
  private:
@@ -90,6 +93,7 @@ class gzip_encoder {
   std::unique_ptr<std::uint8_t[]> level_buf_;
   std::uint32_t level_;
   std::uint32_t level_buf_size_;
+  output_estimate estimate_;
 };
 
 inline errc describe_isal_error(int r, std::string& what) {

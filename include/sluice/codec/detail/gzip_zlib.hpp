@@ -2,6 +2,7 @@
 #pragma once
 #include <sluice/core/config.hpp>
 #include <sluice/codec/detail/gzip_common.hpp>
+#include <sluice/codec/detail/output_estimate.hpp>
 #include <sluice/core/error.hpp>
 
 // The zlib back end of codec::gzip, used when the sluice::gzip target does not define
@@ -45,9 +46,11 @@ class gzip_encoder {
   void compress(std::string_view in, std::string& out) {
     z_stream* z = zs_.get();
     deflateReset(z);
-    // The capacity `out` already has (typically the previous body) or half the input; grown
-    // only when the data does not compress.
-    out.resize(std::max(std::min(out.capacity(), in.size() + in.size() / 16 + 1024), in.size() / 2 + 1024));
+    // The size `out` has (bytes written over without a fill) or about what the previous member
+    // needed (output_estimate; half the input for the first); grown when the data compresses
+    // worse, so a steady stream of objects neither copies nor fills a new buffer.
+    const std::size_t most = in.size() + in.size() / 16 + 1024;  // more is grown into only if needed
+    out.resize(std::max(out.size(), estimate_.room_for(in.size(), in.size() / 2 + 1024, most)));
     auto* next = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     std::size_t left = in.size(), produced = 0;
     z->avail_in = 0;
@@ -71,10 +74,12 @@ class gzip_encoder {
                     "gzip: deflate failed with " + std::to_string(r));
     }
     out.resize(produced);
+    estimate_.record(in.size(), produced);
   }
 
  private:
   std::unique_ptr<z_stream> zs_;
+  output_estimate estimate_;
 };
 
 /// One inflate stream (gzip wrapper only), allocated once and reset for every member.

@@ -2,6 +2,7 @@
 #pragma once
 #include <sluice/core/config.hpp>
 #include <sluice/core/error.hpp>
+#include <sluice/codec/detail/output_estimate.hpp>
 
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -69,37 +70,25 @@ class zstd_cctx {
   /// Compresses `in` as one frame (content size in its header) into `out`, which is resized to
   /// the frame.
   ///
-  /// Allocation: `out` is typically the previous object's body, whose capacity is about the
-  /// size of `in` but a little below zstd's worst-case bound. Growing it to the bound would
-  /// copy and page-fault a whole new buffer per object, so the frame is streamed into the
-  /// capacity `out` already has and the buffer grows only when the data does not compress.
+  /// Allocation: `out` keeps the size it has (bytes it held are written over without a fill) or
+  /// grows to about what the previous frame needs (output_estimate), not to zstd's worst-case
+  /// bound: growing a std::string fills it first. A frame that does not fit is compressed again
+  /// at the bound, which happens only when the data compresses much worse than before.
   void compress(std::string_view in, std::string& out) {
     const std::size_t bound = ZSTD_compressBound(in.size());
-    if (out.capacity() >= bound) {
+    out.resize(std::max(out.size(), estimate_.room_for(in.size(), bound, bound)));
+    std::size_t n = ZSTD_compress2(ctx_.get(), out.data(), out.size(), in.data(), in.size());
+    if (ZSTD_isError(n) && ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) {
       out.resize(bound);
-      std::size_t n = check_zstd(ZSTD_compress2(ctx_.get(), out.data(), out.size(), in.data(), in.size()),
-                                 "compressing an object");
-      out.resize(n);
-      return;
+      n = ZSTD_compress2(ctx_.get(), out.data(), out.size(), in.data(), in.size());
     }
-    out.resize(std::max<std::size_t>(out.capacity(), std::min<std::size_t>(bound, 4096)));
-    ZSTD_CCtx_reset(ctx_.get(), ZSTD_reset_session_only);
-    check_zstd(ZSTD_CCtx_setPledgedSrcSize(ctx_.get(), in.size()), "starting a frame");
-    ZSTD_inBuffer input{in.data(), in.size(), 0};
-    std::size_t produced = 0;
-    for (;;) {
-      ZSTD_outBuffer output{out.data(), out.size(), produced};
-      std::size_t left = check_zstd(ZSTD_compressStream2(ctx_.get(), &output, &input, ZSTD_e_end),
-                                    "compressing an object");
-      produced = output.pos;
-      if (left == 0) break;
-      out.resize(std::max(out.size() + out.size() / 2, produced + left));
-    }
-    out.resize(produced);
+    out.resize(check_zstd(n, "compressing an object"));
+    estimate_.record(in.size(), n);
   }
 
  private:
   std::unique_ptr<ZSTD_CCtx, cctx_deleter> ctx_;
+  output_estimate estimate_;
 };
 
 /// Describes a zstd decoding error for the `reason` of zstd_decompress.
