@@ -79,9 +79,22 @@ class byte_buffer {
     (void)n;
 #endif
   }
-  void append(std::string_view bytes) { append_then(bytes, nullptr); }
-  /// Appends `bytes` and then `last` (one call, one check for room).
-  void append_then(std::string_view bytes, char last) { append_then(bytes, &last); }
+  /// Appends `bytes` and then `last` (a record and its separator: one check for room).
+  void append_then(std::string_view bytes, char last) {
+    const std::size_t n = bytes.size() + 1;
+    if (size_ + n > capacity_) {
+      // `bytes` may lie in this buffer (a batch appending one of its own records), which growing
+      // moves: find it again by its offset.
+      const std::less<const char*> before;
+      const bool own = !bytes.empty() && !before(bytes.data(), data_) && before(bytes.data(), data_ + size_);
+      const std::size_t offset = own ? static_cast<std::size_t>(bytes.data() - data_) : 0;
+      grow_for(n);
+      if (own) bytes = std::string_view(data_ + offset, bytes.size());
+    }
+    if (!bytes.empty()) std::memcpy(data_ + size_, bytes.data(), bytes.size());
+    data_[size_ + bytes.size()] = last;
+    size_ += n;
+  }
   /// Lets `write(char*) -> size` put up to `max_size` bytes at the end, then appends `last`;
   /// returns what `write` wrote.
   template <class Write>
@@ -145,21 +158,6 @@ class byte_buffer {
     capacity_ = n;
   }
   void grow_for(std::size_t extra) { grow_to(std::max(size_ + extra, capacity_ * 2)); }
-  void append_then(std::string_view bytes, const char* last) {
-    const std::size_t n = bytes.size() + (last ? 1 : 0);
-    if (size_ + n > capacity_) {
-      // `bytes` may lie in this buffer (a batch appending one of its own records), which growing
-      // moves: find it again by its offset.
-      const std::less<const char*> before;
-      const bool own = !bytes.empty() && !before(bytes.data(), data_) && before(bytes.data(), data_ + size_);
-      const std::size_t offset = own ? static_cast<std::size_t>(bytes.data() - data_) : 0;
-      grow_for(n);
-      if (own) bytes = std::string_view(data_ + offset, bytes.size());
-    }
-    if (!bytes.empty()) std::memcpy(data_ + size_, bytes.data(), bytes.size());
-    if (last) data_[size_ + bytes.size()] = *last;
-    size_ += n;
-  }
 
   char* data_ = nullptr;
   std::size_t size_ = 0, capacity_ = 0;
