@@ -167,10 +167,12 @@ struct generator {
             for (std::size_t k = 0; k < partitions_.size(); ++k)
               partitions_[k] = partition_keys{}.add("event_type", detail::generator_tables::types[k]).add("hour", text).str();
           }
-          // Written straight into the batch; the partition is known once the event is written,
-          // so it is patched in after (partition strings are short).
-          batch.append_written(max_event_bytes, [&](char* place) { return config_.write_event(next_, place, type); },
-                               cursor{id_, next_ + 1}, t);
+          // Written straight into the batch, JSON from the generator's tables (no newline to
+          // look for); the partition is known once the event is written, so it is patched in
+          // after (partition strings are short).
+          batch.append_written_without_newline(
+              max_event_bytes, [&](char* place) { return config_.write_event(next_, place, type); },
+              cursor{id_, next_ + 1}, t);
           batch.set_partition(batch.size() - 1, partitions_[type]);
         }
         out.push(std::move(batch));

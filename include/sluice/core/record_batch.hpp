@@ -203,13 +203,19 @@ class record_batch {
   template <class Write>
   void append_written(std::size_t max_size, Write&& write, sluice::cursor cursor = {}, timestamp event_time = {},
                       std::string_view partition = {}) {
-    std::size_t offset = payloads_.size();
-    std::size_t size = payloads_.write_then(max_size, std::forward<Write>(write), '\n');
-    SLUICE_ASSERT(size <= max_size);
-    if (!newline_in_payload_) newline_in_payload_ = std::memchr(payloads_.data() + offset, '\n', size) != nullptr;
-    payload_bytes_ += size;
-    const std::size_t partition_offset = place_partition(partition, entries_.size());
-    entries_.push_back({offset, size, partition_offset, partition.size(), event_time, cursor});
+    const std::string_view payload = write_payload(max_size, std::forward<Write>(write));
+    if (!newline_in_payload_) newline_in_payload_ = payload.find('\n') != std::string_view::npos;
+    add_written(payload, cursor, event_time, partition);
+  }
+  /// append_written() for a writer that never writes a newline (connector::generator, whose
+  /// events come from its own tables): the payload is not scanned for one, a memchr per record
+  /// saved. Debug builds check the promise.
+  template <class Write>
+  void append_written_without_newline(std::size_t max_size, Write&& write, sluice::cursor cursor = {},
+                                      timestamp event_time = {}, std::string_view partition = {}) {
+    const std::string_view payload = write_payload(max_size, std::forward<Write>(write));
+    SLUICE_ASSERT(payload.find('\n') == std::string_view::npos);
+    add_written(payload, cursor, event_time, partition);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
@@ -304,6 +310,21 @@ class record_batch {
   /// a batcher's batch has one for all), else new bytes at the end. Shared bytes are never
   /// changed in place.
   std::size_t place_partition(std::string_view partition, std::size_t i);
+  /// Lets `write` put a payload at the end of the arena, followed by its newline; returns it.
+  template <class Write>
+  std::string_view write_payload(std::size_t max_size, Write&& write) {
+    const std::size_t offset = payloads_.size();
+    const std::size_t size = payloads_.write_then(max_size, std::forward<Write>(write), '\n');
+    SLUICE_ASSERT(size <= max_size);
+    return {payloads_.data() + offset, size};
+  }
+  /// Records the entry of a payload write_payload() placed.
+  void add_written(std::string_view payload, sluice::cursor cursor, timestamp event_time, std::string_view partition) {
+    payload_bytes_ += payload.size();
+    const std::size_t partition_offset = place_partition(partition, entries_.size());
+    entries_.push_back({static_cast<std::size_t>(payload.data() - payloads_.data()), payload.size(), partition_offset,
+                        partition.size(), event_time, cursor});
+  }
   /// Appends a record whose payload's newlines are already accounted for.
   void add(std::string_view payload, sluice::cursor cursor, timestamp event_time, std::string_view partition) {
     const std::size_t partition_offset = place_partition(partition, entries_.size());

@@ -148,3 +148,23 @@ TEST_CASE("a large batch grows without losing its records, appends its own recor
   b.append("after");
   CHECK(b.lines() == "after\n");
 }
+
+TEST_CASE("record_batch takes a payload written in place by a writer that promises no newline without looking",
+          "[core][record_batch]") {
+  record_batch b;
+  b.append_written_without_newline(16, [](char* out) {
+    std::memcpy(out, "{\"a\":1}", 7);
+    return std::size_t{7};
+  }, {1, 1});
+  b.append_written(16, [](char* out) {
+    std::memcpy(out, "{\"b\":2}", 7);
+    return std::size_t{7};
+  }, {1, 2});
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].payload == "{\"a\":1}");
+  CHECK(b[0].cursor.position == 1);
+  CHECK(b[1].payload == "{\"b\":2}");
+  CHECK(b.payload_bytes() == 14);
+  CHECK(b.lines() == "{\"a\":1}\n{\"b\":2}\n");
+  CHECK_FALSE(b.newline_in_payload());
+}
