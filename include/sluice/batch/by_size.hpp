@@ -396,7 +396,7 @@ class by_size::node {
   /// copying the batch (detail::byte_buffer), so steps cost a system call each, and the batch
   /// holds little more than its records.
   void make_room(slot& s, std::size_t payload) {
-    const std::size_t need = s.records.lines().size() + payload + 1;  // each payload and its newline
+    const std::size_t need = s.records.lines().size() + record_batch::arena_bytes(1, payload);
     const std::size_t have = s.records.payload_capacity();
     if (need <= have) return;
     const std::size_t most = batch_limit(), step = most / 8;

@@ -318,7 +318,7 @@ class record_batch {
     SLUICE_ASSERT(size <= max_size);
     return {payloads_.data() + offset, size};
   }
-  /// Records the entry of a payload write_payload() placed.
+  /// Records the entry of `payload`, already in the arena with its newline.
   void add_written(std::string_view payload, sluice::cursor cursor, timestamp event_time, std::string_view partition) {
     payload_bytes_ += payload.size();
     const std::size_t partition_offset = place_partition(partition, entries_.size());
@@ -327,10 +327,9 @@ class record_batch {
   }
   /// Appends a record whose payload's newlines are already accounted for.
   void add(std::string_view payload, sluice::cursor cursor, timestamp event_time, std::string_view partition) {
-    const std::size_t partition_offset = place_partition(partition, entries_.size());
-    entries_.push_back({payloads_.size(), payload.size(), partition_offset, partition.size(), event_time, cursor});
-    payloads_.append_then(payload, '\n');
-    payload_bytes_ += payload.size();
+    const std::size_t offset = payloads_.size();
+    payloads_.append_then(payload, '\n');  // `payload` may be this batch's own: read it again below
+    add_written({payloads_.data() + offset, payload.size()}, cursor, event_time, partition);
   }
 
   std::vector<entry> entries_;
