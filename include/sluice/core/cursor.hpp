@@ -103,13 +103,14 @@ class basic_cursor_tracker {
   /// Registers a position stream; `name` is how checkpoints record it.
   std::uint32_t add_source(std::string name, commit_function on_commit = {}) {
     std::lock_guard lock(mutex_);
+    std::lock_guard names_lock(names_mutex_);
     sources_.push_back(std::make_unique<source_state>());
     sources_.back()->name = std::move(name);
     sources_.back()->on_commit = std::move(on_commit);
     return static_cast<std::uint32_t>(sources_.size() - 1);
   }
   [[nodiscard]] std::string source_name(std::uint32_t source) const {
-    std::lock_guard lock(mutex_);
+    std::lock_guard lock(names_mutex_);
     return sources_.at(source)->name;
   }
 
@@ -293,6 +294,10 @@ class basic_cursor_tracker {
   }
 
   mutable Mutex mutex_;
+  // Guards sources_ (never a source's state) for source_name(), which a store calls for each
+  // object it names while another thread may hold mutex_ through a long ack(). add_source()
+  // holds both, so either one is enough to read sources_.
+  mutable Mutex names_mutex_;
   Mutex commit_mutex_;
   std::vector<std::unique_ptr<source_state>> sources_;
 };

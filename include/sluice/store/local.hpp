@@ -49,10 +49,12 @@ inline constexpr std::string_view sidecar_suffix = ".meta.json";
 /// (local_reader) treats an object without its sidecar as incomplete. Keys are deterministic
 /// (see key_template), so a replay after a crash overwrites the same files.
 ///
-/// Checksums are computed once, with a reused SHA-256 context. With `.sync` the syncer thread
-/// computes them, reading the written bytes back from the page cache, and writes the sidecar,
-/// so the pipeline's thread goes on with the next object; without it, push() computes them over
-/// the bytes in memory. A streamed object's are computed piece by piece as its bytes go by.
+/// Checksums are computed once, over the bytes in memory, with a reused SHA-256 context. With
+/// `.sync` a whole object goes to the syncer thread, which creates its folder, writes it,
+/// checksums it, writes the sidecar and makes both durable, so the pipeline's thread goes on with
+/// the next object at once (creating and filling a file cost it 12% of its time here, most of it
+/// ext4 finding a free inode, and a new folder waits for an fsync); without it, push() does all
+/// of that. A streamed object's checksums are computed piece by piece as its bytes go by.
 ///
 /// Streamed objects (object_piece) are written as their pieces come: the key is rendered from
 /// the facts of the first piece (of the first piece that carries records, when a format
@@ -72,8 +74,8 @@ inline constexpr std::string_view sidecar_suffix = ".meta.json";
 /// a first piece of an object already open) throws sluice::error (invalid_argument) naming
 /// the object id.
 /// Thread safety: each node is used by one thread; several nodes (workers) may share a root.
-/// Allocation: a body goes back to the recycler as soon as it is written; with `.sync` the
-/// syncer reads objects back through one 256 KiB buffer per node.
+/// Allocation: a body goes back to the recycler as soon as it is written; with `.sync` up to three
+/// bodies per node wait for the syncer or are being written by it.
 /// @code
 ///   auto p = connector::generator{.records = 100'000}
 ///          | format::jsonl{}
@@ -130,14 +132,9 @@ struct local {
       o.key = key_buf_;
 
       pending_write w;
-      prepare_target(w);
-      w.object_fd = write_temporary(w.path, o.body);
+      set_paths(w);
       w.stored_bytes = o.body.size();
-      // Without a syncer the bytes are at hand; with one, the syncer computes the checksums
-      // (reading the bytes back from the page cache) and writes the sidecar, so the thread that
-      // compresses the next object does not hash this one.
-      if (!sync_) w.sums = crypto::compute_checksums(o.body, checksums_);
-      give_recycled(std::move(o.body));  // on disk (in the page cache): the next format's body
+      w.body = std::move(o.body);
       w.facts = std::move(o);
       submit(std::move(w));
     }
@@ -159,7 +156,10 @@ struct local {
       sluice::detail::unique_fd object_fd, meta_fd;
       std::filesystem::path path, meta, dir;
       std::uint64_t stored_bytes = 0;
-      std::optional<crypto::object_checksums> sums;  // empty: read the file back to compute them
+      // A whole object's bytes, until complete() writes them to `<key>.tmp` (object_fd empty).
+      // A streamed object's are in its file already, and its sums known.
+      std::string body;
+      std::optional<crypto::object_checksums> sums;
       object facts;  // without its body: what acknowledge() counts and the sidecar describes
     };
 
@@ -247,7 +247,8 @@ struct local {
           return;
         }
         s.facts.key = key_buf_;
-        prepare_target(s.target);
+        set_paths(s.target);
+        prepare_target(s.target, pushed_dir_);
         s.keyed = true;  // from here on, abandon() removes its temporary file
         append(s, s.held, true);
         s.held = {};
@@ -320,16 +321,20 @@ struct local {
       }
     }
 
-    /// Fills the paths of `w` from key_buf_, creates its folder and removes a stale sidecar.
-    void prepare_target(pending_write& w) {
+    /// Fills the paths of `w` from key_buf_.
+    void set_paths(pending_write& w) const {
       w.path = root_ / key_buf_;
       w.dir = w.path.parent_path();
-      if (w.dir.native() != last_dir_) {
-        if (auto ec = detail::make_directories(w.dir, sync_)) throw error(ec, "store::local: creating folder " + w.dir.string());
-        last_dir_ = w.dir.native();
-      }
       w.meta = w.path;
       w.meta += sidecar_suffix;
+    }
+    /// Creates the folder of `w` (unless it is `known_dir`, the last one this thread made sure
+    /// of, which it then names) and removes a stale sidecar.
+    void prepare_target(const pending_write& w, std::string& known_dir) const {
+      if (w.dir.native() != known_dir) {
+        if (auto ec = detail::make_directories(w.dir, sync_)) throw error(ec, "store::local: creating folder " + w.dir.string());
+        known_dir = w.dir.native();
+      }
       // A sidecar left by an earlier run would describe bytes about to change: remove it so a
       // crash in between leaves an incomplete object, never a mismatched one.
       if (::unlink(w.meta.c_str()) == 0 && sync_) {
@@ -358,8 +363,7 @@ struct local {
     sluice::detail::unique_fd write_temporary(const std::filesystem::path& path, std::string_view data) {
       std::filesystem::path tmp = path;
       tmp += ".tmp";
-      // Readable too: the syncer reads an object back to checksum it.
-      sluice::detail::unique_fd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      sluice::detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
       error_code ec = fd ? sluice::detail::write_all(fd.get(), data.data(), data.size())
                          : sluice::detail::last_system_error();
       if (ec) {
@@ -380,7 +384,12 @@ struct local {
         throw error(ec, "store::local: writing " + w.path.string());
       };
       try {
-        if (!w.sums) w.sums = checksum_file(w, tmp_object);
+        if (!w.object_fd) {
+          prepare_target(w, completed_dir_);
+          w.object_fd = write_temporary(w.path, w.body);
+          w.sums = crypto::compute_checksums(w.body, checksums_);
+          give_recycled(std::move(w.body));  // in the page cache now: the next format's body
+        }
         w.meta_fd = write_temporary(w.meta, to_json(describe(w.facts, *w.sums, ctx_.tracker())));
       } catch (...) {
         ::unlink(tmp_object.c_str());  // write_temporary() leaves no file of its own behind
@@ -396,29 +405,6 @@ struct local {
         if (auto ec = sluice::detail::fsync_directory(w.dir)) fail(ec);
       }
       ctx_.acknowledge(w.facts, w.stored_bytes);
-    }
-
-    /// The checksums of a written object, read back from its temporary file (the page cache) in
-    /// slices through one reused buffer: memory stays one slice, whatever the object's size.
-    crypto::object_checksums checksum_file(const pending_write& w, const std::filesystem::path& tmp) {
-      constexpr std::size_t slice = 256 * 1024;
-      if (!read_buffer_) read_buffer_ = std::make_unique<char[]>(slice);
-      auto fail = [&](error_code ec, const std::string& what) {
-        (void)checksums_.finish();  // starts over: the next object must not inherit these bytes
-        throw error(ec, "store::local: reading back " + tmp.string() + what);
-      };
-      for (std::uint64_t at = 0; at < w.stored_bytes;) {
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(slice, w.stored_bytes - at));
-        const ssize_t n = ::pread(w.object_fd.get(), read_buffer_.get(), want, static_cast<off_t>(at));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) fail(sluice::detail::last_system_error(), "");
-        if (n == 0)
-          fail(make_error_code(errc::truncated_object),
-               ": shorter than the " + std::to_string(w.stored_bytes) + " bytes written");
-        checksums_.update(std::string_view(read_buffer_.get(), static_cast<std::size_t>(n)));
-        at += static_cast<std::uint64_t>(n);
-      }
-      return checksums_.finish();
     }
 
     /// Removes the temporary files of a write that will not be completed.
@@ -468,11 +454,12 @@ struct local {
     std::filesystem::path root_;
     key_template key_;
     bool sync_;
-    // One thread hashes: the pushing one without `.sync` (push()), the syncer with it (checksum_file()).
+    // One thread hashes whole objects: the pushing one without `.sync`, the syncer with it (complete()).
     crypto::object_checksummer checksums_;
-    std::unique_ptr<char[]> read_buffer_;        // complete()'s, for checksum_file()
     std::string key_buf_;
-    std::string last_dir_;
+    // The folder each thread last made sure of: the pushing one's for streamed objects (push()),
+    // complete()'s for whole ones (the syncer's with `.sync`).
+    std::string pushed_dir_, completed_dir_;
     std::unordered_map<std::uint64_t, open_object> open_;  // streamed objects by object_id
     std::vector<open_object*> with_fd_;  // those whose file is open, at most max_open_files
     std::uint64_t clock_ = 0;

@@ -25,6 +25,12 @@ namespace {
 unsigned long long content_size(const std::string& frame) {
   return ZSTD_getFrameContentSize(frame.data(), frame.size());
 }
+// The Content_Checksum_flag: bit 2 of the frame header descriptor, the byte after the magic
+// number (RFC 8878, section 3.1.1.1.1).
+bool has_checksum(const std::string& frame) {
+  REQUIRE(frame.size() > 4);
+  return (static_cast<unsigned char>(frame[4]) >> 2 & 1) != 0;
+}
 }  // namespace
 
 TEST_CASE("zstd objects round-trip at 0 bytes, 1 byte, 1 KiB and 10 MiB", "[codec][zstd]") {
@@ -58,6 +64,33 @@ TEST_CASE("zstd objects decompress with stock zstd -d", "[codec][zstd]") {
     auto out = run_stage(codec::zstd{.level = 19 - 16 * (size > 1000)}, {make_object(body)});
     CHECK(codec_test::stock_decompress("zstd -q", out[0].body, "object.jsonl.zst") == body);
   }
+}
+
+TEST_CASE("zstd writes a content checksum only when asked, and stock zstd -d checks it", "[codec][zstd]") {
+  std::string body = json_lines(std::size_t{1} << 20, 5);
+  auto plain = run_stage(codec::zstd{.level = 1}, {make_object(body)});
+  auto checked = run_stage(codec::zstd{.level = 1, .checksum = true}, {make_object(body)});
+  CHECK_FALSE(has_checksum(plain[0].body));
+  CHECK(has_checksum(checked[0].body));
+  CHECK(checked[0].body.size() == plain[0].body.size() + 4);  // the 4 bytes of XXH64 at the end
+  CHECK(codec_test::stock_decompress("zstd -q", plain[0].body, "plain.jsonl.zst") == body);
+  CHECK(codec_test::stock_decompress("zstd -q", checked[0].body, "checked.jsonl.zst") == body);
+  // A flipped bit in the checksum: the frame decodes, but stock zstd refuses it.
+  std::string bad = checked[0].body;
+  bad.back() = static_cast<char>(bad.back() ^ 1);
+  sluice_test::temp_dir dir;
+  sluice_test::write_file(dir / "bad.zst", bad);
+  auto r = sluice_test::run_command("zstd -q -t '" + (dir / "bad.zst").string() + "' 2>&1");
+  CHECK(r.status != 0);
+  CHECK_THAT(r.out, Contains("checksum"));
+  // The streaming compressor takes the same setting.
+  codec::zstd_compressor z({.level = 1, .checksum = true});
+  std::string frame;
+  z.begin(body.size());
+  z.write(body, frame);
+  z.finish(frame);
+  CHECK(has_checksum(frame));
+  CHECK(codec::zstd_decompress(frame) == body);
 }
 
 TEST_CASE("zstd with two workers writes one frame that stock zstd -d reads", "[codec][zstd]") {
@@ -159,7 +192,7 @@ TEST_CASE("zstd_compressor reports a content size that the data does not match",
 
 TEST_CASE("zstd_decompress names what is wrong with corrupt input", "[codec][zstd]") {
   std::string body = json_lines(1 << 20, 9);
-  std::string frame = run_stage(codec::zstd{}, {make_object(body)})[0].body;
+  std::string frame = run_stage(codec::zstd{.checksum = true}, {make_object(body)})[0].body;
   std::string out, reason;
 
   SECTION("bytes that are not zstd") {
@@ -193,7 +226,7 @@ TEST_CASE("zstd_decompress names what is wrong with corrupt input", "[codec][zst
 
 TEST_CASE("zstd_decompress reports truncated input and where it ends", "[codec][zstd]") {
   std::string body = json_lines(1 << 20, 9);
-  std::string frame = run_stage(codec::zstd{}, {make_object(body)})[0].body;
+  std::string frame = run_stage(codec::zstd{.checksum = true}, {make_object(body)})[0].body;
   std::string out, reason;
 
   SECTION("the end of the only frame is missing") {

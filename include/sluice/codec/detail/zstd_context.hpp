@@ -50,12 +50,10 @@ struct dctx_deleter {
 /// every frame. The caller validates level and workers first.
 class zstd_cctx {
  public:
-  zstd_cctx(int level, int workers) : ctx_(ZSTD_createCCtx()) {
+  zstd_cctx(int level, int workers, bool checksum) : ctx_(ZSTD_createCCtx()) {
     if (!ctx_) throw std::bad_alloc();
     check_zstd(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, level), "setting the level");
-    // A checksum of the content, as the zstd command writes by default: a reader detects
-    // corruption that would otherwise decode to wrong bytes.
-    check_zstd(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_checksumFlag, 1), "enabling the checksum");
+    check_zstd(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_checksumFlag, checksum ? 1 : 0), "setting the checksum");
     check_zstd(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_contentSizeFlag, 1), "enabling the content size");
     if (workers > 0) {
       std::size_t r = ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers, workers);
