@@ -42,7 +42,6 @@ std::vector<term> bound_terms(const config& c, std::size_t empty_rss) {
   for (std::uint64_t i = 0; body.size() < c.max_bytes; ++i) body += gen.event(i) + '\n';
   std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), &ZSTD_freeCCtx);
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, c.level);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
   std::string frame(ZSTD_compressBound(body.size()), '\0');
   (void)ZSTD_compress2(cctx.get(), frame.data(), frame.size(), body.data(), body.size());
   const std::size_t context = ZSTD_sizeof_CCtx(cctx.get());
@@ -57,6 +56,8 @@ std::vector<term> bound_terms(const config& c, std::size_t empty_rss) {
       {"recycler: the spent batches it keeps for reuse (recycler::max_kept)",
        sluice::recycler<sluice::record_batch>::max_kept * batch},
       {"workers: 3 object buffers each (jsonl body, zstd spare, envelope spare)", c.workers * 3 * object},
+      {"store: 3 bodies per worker waiting for its syncer or being written (fsync on)",
+       c.sync ? c.workers * 3 * object : 0},
       {"workers: zstd context each (ZSTD_sizeof_CCtx after one object)", c.workers * context},
       {"workers: thread stack, cipher, SHA-256, sidecar and malloc arena, 1 MiB each", c.workers * (1u << 20)},
   };

@@ -7,11 +7,18 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 using namespace sluice;
 using sluice_test::read_file;
@@ -241,3 +248,47 @@ TEST_CASE("invalid store configuration fails before anything runs", "[store][loc
   CHECK_THROWS_WITH(sidecar_name.run(), Catch::Contains("must not end with `.meta.json`"));
   CHECK_FALSE(fs::exists(dir / "lake"));
 }
+
+#if defined(__linux__)
+namespace {
+/// The nice value of each thread of this process, read from /proc (field 19 of a task's stat,
+/// counted after the command name, which may hold spaces).
+std::vector<int> thread_nice_values() {
+  std::vector<int> out;
+  for (const auto& task : fs::directory_iterator("/proc/self/task")) {
+    const std::string stat = read_file(task.path() / "stat");
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && rest >> field; ++i) {
+    }
+    out.push_back(std::stoi(field));
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the syncer thread runs 10 nice levels below the pipeline's threads", "[store][local]") {
+  temp_dir dir;
+  sluice_test::test_context t;
+  const std::size_t before = thread_nice_values().size();
+  const int own = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()));  // 0, unless run under nice
+  const int lowered = std::min(own + 10, 19);
+  REQUIRE(lowered != own);
+  {
+    auto node = store::local{.root = dir / "lake", .sync = true}.open(t.ctx);
+    std::vector<int> nice;
+    // The syncer lowers its own priority as it starts: wait for it.
+    for (int i = 0; i < 200; ++i) {
+      nice = thread_nice_values();
+      if (std::count(nice.begin(), nice.end(), lowered) == 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    CHECK(nice.size() == before + 1);
+    CHECK(std::count(nice.begin(), nice.end(), lowered) == 1);  // the syncer
+    CHECK(std::count(nice.begin(), nice.end(), own) == static_cast<std::ptrdiff_t>(before));  // the rest, untouched
+  }
+  // Without .sync there is no syncer.
+  auto node = store::local{.root = dir / "lake", .sync = false}.open(t.ctx);
+  CHECK(thread_nice_values().size() == before);
+}
+#endif
