@@ -104,6 +104,24 @@ TEST_CASE("zstd with two workers writes one frame that stock zstd -d reads", "[c
   CHECK(codec_test::stock_decompress("zstd -q", out[0].body, "mt.jsonl.zst") == body);
 }
 
+TEST_CASE("zstd asks for output room of about the compressed size, not the input's", "[codec][zstd]") {
+  // Nothing left in the recycler by other tests: every buffer the stage gets is one it asked for.
+  while (take_recycled<std::string>(SIZE_MAX).capacity() > std::string().capacity()) {
+  }
+  sluice_test::test_context tc;
+  std::vector<object> out;
+  auto node = codec::zstd{.level = 1}.open(tc.ctx, [&] { return sluice_test::collecting_node<object>{&out}; });
+  const std::string lines = json_lines(std::size_t{4} << 20, 3);
+  for (int i = 0; i < 4; ++i) node.push_borrowed(make_object({}), lines);  // as format::jsonl hands a batch's lines
+  REQUIRE(out.size() == 4);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO("object " << i);
+    CHECK(codec::zstd_decompress(out[i].body) == lines);
+    // The first has no estimate yet (zstd's bound); the others take about what it compressed to.
+    if (i > 0) CHECK(out[i].body.capacity() < lines.size() / 2);
+  }
+}
+
 TEST_CASE("zstd reuses its buffers: after warm-up no object gets a new allocation", "[codec][zstd]") {
   // Two bodies are handed back and forth between the caller and the stage, as a format stage
   // that recycles buffers would: the stage must only ever write into those two allocations

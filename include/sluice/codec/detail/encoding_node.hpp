@@ -47,8 +47,11 @@ class encoding_node {
   /// Encodes `in` into the spare buffer and swaps it in as `o`'s body: the old body becomes the
   /// next spare.
   void encode(object& o, std::string_view in) {
-    // Room for the input: what an object near the batch size needs unless it does not compress.
-    std::string& out = spare_.with_room_for(in.size());
+    // Room for what the encoder expects to write (about what the previous object compressed
+    // to), not for the input: a spare sized to the input took a batch-sized block from the heap
+    // for each object that found none in the recycler, and these blocks, freed and taken again
+    // in turn, let the heap grow with the input.
+    std::string& out = spare_.with_room_for(encoder_.output_room(in.size()));
     encoder_.compress(in, out);
     o.body.swap(out);
   }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 #include <sluice/core/config.hpp>
+#include <sluice/codec/detail/output_estimate.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -12,6 +13,13 @@
 // the first guess of the output size and the wording of a truncated input.
 
 namespace sluice::codec::detail {
+
+/// The room a gzip encoder gives its output for `in` bytes: about what the previous member took
+/// (output_estimate), half the input for the first, at most the input and a sixteenth (more is
+/// grown into only if needed).
+inline std::size_t gzip_output_room(const output_estimate& estimate, std::size_t in) noexcept {
+  return estimate.room_for(in, in / 2 + 1024, in + in / 16 + 1024);
+}
 
 /// First guess of the decoded size of gzip input `in`: the last member's ISIZE trailer (its
 /// length mod 2^32) plus a little, capped at 256 times the input plus 1 MiB because corrupt

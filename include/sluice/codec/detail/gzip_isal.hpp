@@ -46,6 +46,9 @@ class gzip_encoder {
     if (level_buf_size_ > 0) level_buf_ = std::make_unique<std::uint8_t[]>(level_buf_size_);
   }
 
+  /// The room compress() gives its output for `in` bytes.
+  [[nodiscard]] std::size_t output_room(std::size_t in) const noexcept { return gzip_output_room(estimate_, in); }
+
   /// Compresses `in` as one gzip member into `out`, resized to the member.
   void compress(std::string_view in, std::string& out) {
     isal_zstream* s = stream_.get();
@@ -59,8 +62,7 @@ class gzip_encoder {
     // The size `out` has (bytes written over without a fill) or about what the previous member
     // needed (output_estimate; half the input for the first); grown when the data compresses
     // worse, so a steady stream of objects neither copies nor fills a new buffer.
-    const std::size_t most = in.size() + in.size() / 16 + 1024;  // more is grown into only if needed
-    out.resize(std::max(out.size(), estimate_.room_for(in.size(), in.size() / 2 + 1024, most)));
+    out.resize(std::max(out.size(), output_room(in.size())));
     auto* next = reinterpret_cast<std::uint8_t*>(const_cast<char*>(in.data()));
     std::size_t left = in.size(), produced = 0;
     s->avail_in = 0;
