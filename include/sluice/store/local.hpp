@@ -25,8 +25,6 @@
 #include <mutex>
 #include <thread>
 #include <filesystem>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -149,18 +147,18 @@ struct local {
     void tick() {}
 
    private:
-    /// An object whose bytes are written to a temporary file, waiting to be made durable:
-    /// checksum it (unless `sums` is known) and write its sidecar to a temporary file, fsync both,
-    /// rename both (object first: a sidecar marks a complete object), fsync the folder once for
-    /// both renames, acknowledge.
+    /// An object waiting to be made durable (complete()): a whole one is written to a temporary
+    /// file and checksummed first (a streamed one's file and checksums are ready); then its
+    /// sidecar goes to a temporary file, both are fsynced and renamed (object first: a sidecar
+    /// marks a complete object), the folder fsynced once for both renames, and it is
+    /// acknowledged.
     struct pending_write {
       sluice::detail::unique_fd object_fd, meta_fd;
       std::filesystem::path path, meta, dir;
       std::uint64_t stored_bytes = 0;
       // A whole object's bytes, until complete() writes them to `<key>.tmp` (object_fd empty).
-      // A streamed object's are in its file already, and its sums known.
       std::string body;
-      std::optional<crypto::object_checksums> sums;
+      crypto::object_checksums sums;  // set with object_fd: by finish() or by complete()
       object facts;  // without its body: what acknowledge() counts and the sidecar describes
     };
 
@@ -391,7 +389,7 @@ struct local {
           w.sums = crypto::compute_checksums(w.body, checksums_);
           give_recycled(std::move(w.body));  // in the page cache now: the next format's body
         }
-        w.meta_fd = write_temporary(w.meta, to_json(describe(w.facts, *w.sums, ctx_.tracker())));
+        w.meta_fd = write_temporary(w.meta, to_json(describe(w.facts, w.sums, ctx_.tracker())));
       } catch (...) {
         ::unlink(tmp_object.c_str());  // write_temporary() leaves no file of its own behind
         throw;

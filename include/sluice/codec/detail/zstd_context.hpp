@@ -65,6 +65,12 @@ class zstd_cctx {
 
   [[nodiscard]] ZSTD_CCtx* get() const noexcept { return ctx_.get(); }
 
+  /// The room compress() gives its output for `in` bytes.
+  [[nodiscard]] std::size_t output_room(std::size_t in) const noexcept {
+    const std::size_t bound = ZSTD_compressBound(in);
+    return estimate_.room_for(in, bound, bound);
+  }
+
   /// Compresses `in` as one frame (content size in its header) into `out`, which is resized to
   /// the frame.
   ///
@@ -72,17 +78,11 @@ class zstd_cctx {
   /// grows to about what the previous frame needs (output_estimate), not to zstd's worst-case
   /// bound: growing a std::string fills it first. A frame that does not fit is compressed again
   /// at the bound, which happens only when the data compresses much worse than before.
-  /// The room compress() gives its output for `in` bytes.
-  [[nodiscard]] std::size_t output_room(std::size_t in) const noexcept {
-    const std::size_t bound = ZSTD_compressBound(in);
-    return estimate_.room_for(in, bound, bound);
-  }
   void compress(std::string_view in, std::string& out) {
-    const std::size_t bound = ZSTD_compressBound(in.size());
     out.resize(std::max(out.size(), output_room(in.size())));
     std::size_t n = ZSTD_compress2(ctx_.get(), out.data(), out.size(), in.data(), in.size());
     if (ZSTD_isError(n) && ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall) {
-      out.resize(bound);
+      out.resize(ZSTD_compressBound(in.size()));
       n = ZSTD_compress2(ctx_.get(), out.data(), out.size(), in.data(), in.size());
     }
     out.resize(check_zstd(n, "compressing an object"));
