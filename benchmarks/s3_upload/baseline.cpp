@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The peers: the AWS CLI v2 (/usr/bin/aws) and rclone, each in a process of its own, with the
 // same environment isolation the S3 integration tests use (tests/integration/s3/s3_test_support.hpp):
-// no profile, no CA bundle, path-style addressing, no checksum trailers (radosgw 16 refuses them).
+// no profile, no CA bundle but the test server's, path-style addressing, no checksum trailers
+// (radosgw 16 refuses them).
 #include "common/harness.hpp"
 #include "s3_upload/s3_upload.hpp"
 
@@ -58,12 +59,14 @@ std::vector<std::string> aws_environment(const server& srv, const settings& s, c
       << "  multipart_chunksize = " << (s.part_bytes >> 20) << "MB\n";
     if (!f) throw std::runtime_error("cannot write " + config.string());
   }
-  return isolated_environment({"AWS_CONFIG_FILE=" + config.string(), "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+  std::vector<std::string> env{"AWS_CONFIG_FILE=" + config.string(), "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
                                "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
                                "AWS_REQUEST_CHECKSUM_CALCULATION=when_required",
                                "AWS_RESPONSE_CHECKSUM_VALIDATION=when_required",
                                "AWS_ACCESS_KEY_ID=" + srv.access_key, "AWS_SECRET_ACCESS_KEY=" + srv.secret_key,
-                               "AWS_DEFAULT_REGION=" + srv.region});
+                               "AWS_DEFAULT_REGION=" + srv.region};
+  if (!srv.ca_file.empty()) env.push_back("AWS_CA_BUNDLE=" + srv.ca_file);
+  return isolated_environment(env);
 }
 
 std::vector<std::string> aws_command(const server& srv, scenario which, const std::filesystem::path& input,
@@ -89,11 +92,14 @@ std::vector<std::string> rclone_environment(const server& srv) {
                                "RCLONE_CONFIG_LAKE_FORCE_PATH_STYLE=true", "RCLONE_CONFIG_LAKE_REGION=" + srv.region});
 }
 
-std::vector<std::string> rclone_command(const settings& s, scenario which, const std::filesystem::path& input,
-                                        const std::string& bucket, const std::string& prefix) {
+std::vector<std::string> rclone_command(const server& srv, const settings& s, scenario which,
+                                        const std::filesystem::path& input, const std::string& bucket,
+                                        const std::string& prefix) {
   const std::string n = std::to_string(s.concurrency);
   std::vector<std::string> c{"/usr/bin/rclone", "--config", "/dev/null", "-q", "--s3-chunk-size",
                              std::to_string(s.part_bytes >> 20) + "M", "--s3-upload-concurrency", n, "--transfers", n};
+  // rclone 1.60 fails at once with AWS_CA_BUNDLE set: it takes the CA as a flag.
+  if (!srv.ca_file.empty()) c.insert(c.end(), {"--ca-cert", srv.ca_file});
   if (which == scenario::big) {
     c.insert(c.end(), {"copyto", big_file(input).string(), "lake:" + bucket + "/" + prefix + "big.bin"});
   } else {

@@ -13,15 +13,17 @@
 
 namespace s3_upload {
 
-server server_from_environment() {
+server server_from_environment(bool tls) {
   auto get = [](const char* name) {
     const char* v = std::getenv(name);
     return std::string(v ? v : "");
   };
-  server s{get("SLUICE_S3_ENDPOINT"), get("SLUICE_S3_ACCESS_KEY"), get("SLUICE_S3_SECRET_KEY"),
-           get("SLUICE_S3_REGION")};
+  const char* endpoint = tls ? "SLUICE_S3_HTTPS_ENDPOINT" : "SLUICE_S3_ENDPOINT";
+  server s{get(endpoint), get("SLUICE_S3_ACCESS_KEY"), get("SLUICE_S3_SECRET_KEY"), get("SLUICE_S3_REGION"),
+           tls ? get("SLUICE_S3_CA_FILE") : std::string()};
   std::string missing;
-  if (s.endpoint.empty()) missing += " SLUICE_S3_ENDPOINT";
+  if (s.endpoint.empty()) missing += std::string(" ") + endpoint;
+  if (tls && s.ca_file.empty()) missing += " SLUICE_S3_CA_FILE";
   if (s.access_key.empty()) missing += " SLUICE_S3_ACCESS_KEY";
   if (s.secret_key.empty()) missing += " SLUICE_S3_SECRET_KEY";
   if (!missing.empty())
@@ -31,7 +33,7 @@ server server_from_environment() {
                              "  SLUICE_SERVICES_DIR=/tmp/bench-services SLUICE_S3_PORT=17680 scripts/services wait\n"
                              "  source /tmp/bench-services/env");
   if (!s.endpoint.starts_with("http://") && !s.endpoint.starts_with("https://"))
-    throw std::runtime_error("SLUICE_S3_ENDPOINT = \"" + s.endpoint + "\": must start with http:// or https://");
+    throw std::runtime_error(std::string(endpoint) + " = \"" + s.endpoint + "\": must start with http:// or https://");
   if (s.region.empty()) s.region = "us-east-1";
   return s;
 }

@@ -10,10 +10,12 @@
 //
 //   s3_upload [--repeats 3] [--big-mib 1024] [--objects 2000] [--object-kib 64] [--part-mib 8]
 //             [--concurrency 8] [--conditional automatic|off] [--scenarios big,small]
-//             [--only sluice|aws|rclone --scenario big|small]
+//             [--tls 1] [--only sluice|aws|rclone --scenario big|small]
 //
 // Needs a server: SLUICE_S3_ENDPOINT, SLUICE_S3_ACCESS_KEY, SLUICE_S3_SECRET_KEY (SLUICE_S3_REGION),
-// as scripts/services writes them to its env file.
+// as scripts/services writes them to its env file. `--tls 1`: every tool over HTTPS to
+// SLUICE_S3_HTTPS_ENDPOINT, trusting SLUICE_S3_CA_FILE, each with its own rule for signing bodies
+// (over HTTPS the AWS CLI and store::s3 send UNSIGNED-PAYLOAD with a checksum header).
 //
 // Each run is a child process, so its peak memory (wait4's ru_maxrss) is its own: sluice re-runs
 // this program with `--only sluice` (which loads the bodies into memory before its clock starts,
@@ -63,6 +65,7 @@ sluice::store::s3_connection connection(const server& srv) {
   c.region = srv.region;
   c.credentials = {srv.access_key, srv.secret_key, ""};
   c.addressing = sluice::aws::addressing_style::path;
+  c.ca_file = srv.ca_file;
   return c;
 }
 
@@ -146,6 +149,7 @@ run_figures run_once(const std::string& tool, scenario which, const server& srv,
   if (tool == "sluice") {
     argv = {std::filesystem::read_symlink("/proc/self/exe").string(), "--only", "sluice", "--scenario",
             scenario_name(which), "--input", data.string(), "--bucket", bucket, "--prefix", prefix};
+    if (!srv.ca_file.empty()) argv.insert(argv.end(), {"--tls", "1"});
     auto more = settings_args(s);
     argv.insert(argv.end(), more.begin(), more.end());
     for (char** e = environ; *e; ++e) env.emplace_back(*e);
@@ -153,7 +157,7 @@ run_figures run_once(const std::string& tool, scenario which, const server& srv,
     argv = aws_command(srv, which, data, bucket, prefix);
     env = aws_environment(srv, s, scratch / "aws-config");
   } else {
-    argv = rclone_command(s, which, data, bucket, prefix);
+    argv = rclone_command(srv, s, which, data, bucket, prefix);
     env = rclone_environment(srv);
   }
   process_result p = run_process(argv, env, out, err);
@@ -249,7 +253,7 @@ int main(int argc, char** argv) try {
     throw std::runtime_error("--big-mib, --objects, --object-kib, --concurrency and --repeats must be positive");
   if (s.part_bytes < (std::size_t{5} << 20) || s.part_bytes % (std::size_t{1} << 20) != 0)
     throw std::runtime_error("--part-mib must be a whole number of MiB, at least 5 (S3's smallest part)");
-  const server srv = server_from_environment();
+  const server srv = server_from_environment(arg(argc, argv, "--tls", 0) != 0);
 
   if (std::string only = arg_text(argc, argv, "--only", ""); !only.empty()) {
     if (only != "sluice" && only != "aws" && only != "rclone")

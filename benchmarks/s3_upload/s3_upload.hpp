@@ -11,13 +11,16 @@
 namespace s3_upload {
 
 /// The server from scripts/services' environment (SLUICE_S3_ENDPOINT, SLUICE_S3_ACCESS_KEY,
-/// SLUICE_S3_SECRET_KEY, SLUICE_S3_REGION).
+/// SLUICE_S3_SECRET_KEY, SLUICE_S3_REGION; over HTTPS SLUICE_S3_HTTPS_ENDPOINT and the CA that
+/// signed its certificate, SLUICE_S3_CA_FILE).
 struct server {
   std::string endpoint, access_key, secret_key, region;
+  std::string ca_file;  ///< empty over plain HTTP
 };
 
-/// Reads the server from the environment; throws std::runtime_error naming what is unset.
-server server_from_environment();
+/// Reads the server from the environment, its HTTPS endpoint when `tls`; throws
+/// std::runtime_error naming what is unset.
+server server_from_environment(bool tls);
 
 /// What is uploaded, and how.
 struct settings {
@@ -97,7 +100,8 @@ std::vector<std::string> aws_command(const server& srv, scenario which, const st
 /// The environment of rclone: a remote `lake:` from RCLONE_CONFIG_LAKE_* (no AWS_CA_BUNDLE).
 std::vector<std::string> rclone_environment(const server& srv);
 /// `rclone copyto` (big) or `rclone copy` (small) of the input to `lake:bucket/prefix/`.
-std::vector<std::string> rclone_command(const settings& s, scenario which, const std::filesystem::path& input,
-                                        const std::string& bucket, const std::string& prefix);
+std::vector<std::string> rclone_command(const server& srv, const settings& s, scenario which,
+                                        const std::filesystem::path& input, const std::string& bucket,
+                                        const std::string& prefix);
 
 }  // namespace s3_upload

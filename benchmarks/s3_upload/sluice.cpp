@@ -113,7 +113,8 @@ sluice_result run_sluice(const server& srv, const settings& s, scenario which, c
                      .region = srv.region,
                      .credentials = {srv.access_key, srv.secret_key, ""},
                      .addressing = sluice::aws::addressing_style::path,
-                     .max_connections = s.concurrency},
+                     .max_connections = s.concurrency,
+                     .ca_file = srv.ca_file},
       .part_size = s.part_bytes,
       .concurrency = s.concurrency,
       .conditional = s.conditional == "off" ? sluice::store::s3_conditional::off

@@ -26,6 +26,18 @@
 
 namespace sluice::store {
 
+/// Which request bodies go into their SigV4 signature (`x-amz-content-sha256`).
+enum class s3_payload_signing {
+  /// botocore's rule: every body over plain HTTP, where the signed hash is what lets the server
+  /// find a changed byte; over HTTPS, a body that carries a checksum header (`x-amz-checksum-*`,
+  /// `Content-MD5`) goes as `UNSIGNED-PAYLOAD`: TLS guards its bytes on the way and the checksum
+  /// lets S3 check them, and the client saves a SHA-256 pass over every byte it sends (the
+  /// server one over every byte it receives).
+  automatic,
+  /// Every body, over HTTPS too.
+  always,
+};
+
 /// How to reach an S3-compatible service, and how hard to try.
 ///
 /// Empty fields are found the way the AWS CLI finds them (aws::resolve_config): credentials from
@@ -58,6 +70,7 @@ struct s3_connection {
   bool verify_tls = true;
   /// CA bundle for HTTPS; empty: libcurl's default (or AWS_CA_BUNDLE when set).
   std::string ca_file;
+  s3_payload_signing payload_signing = s3_payload_signing::automatic;
   /// The time requests are signed with; empty: the system clock. (A clock off by more than 15
   /// minutes gets RequestTimeTooSkewed, which the tests check.)
   std::function<std::chrono::system_clock::time_point()> clock;
@@ -493,11 +506,23 @@ class s3_client {
     }
     r.headers = c.headers;
     r.headers.push_back({"host", host});
-    if (s->payload_hash.empty())  // also the integrity check: S3 verifies it
-      s->payload_hash = c.payload_hash.empty() ? crypto::sha256_hex(c.body) : c.payload_hash;
+    if (s->payload_hash.empty()) s->payload_hash = payload_hash(c);
     r.payload_hash = s->payload_hash;
     signer_.sign(r, config_.clock ? config_.clock() : std::chrono::system_clock::now());
     http_.start(std::move(r), [this, s](detail::http_response&& resp) { completed(s, std::move(resp)); }, not_before);
+  }
+
+  /// What `c` is signed with (s3_payload_signing). A hash the caller has already costs nothing
+  /// to sign with, so it is used over HTTPS too.
+  [[nodiscard]] std::string payload_hash(const s3_call& c) const {
+    if (!c.payload_hash.empty()) return c.payload_hash;
+    auto is_checksum = [](const aws::http_header& h) {
+      return h.name.starts_with("x-amz-checksum-") || h.name == "content-md5";
+    };
+    if (config_.payload_signing == s3_payload_signing::automatic && scheme_ == "https" &&
+        std::ranges::any_of(c.headers, is_checksum))
+      return std::string(aws::unsigned_payload);
+    return crypto::sha256_hex(c.body);
   }
 
   static bool retryable_transport(CURLcode code) {

@@ -12,12 +12,19 @@
 #include <sluice/store/s3_client.hpp>
 #include <sluice/store/s3_reader.hpp>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace sluice;
@@ -96,6 +103,91 @@ std::string start_error(Sink sink, error_code* code = nullptr) {
 }
 
 bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+/// A server on 127.0.0.1, HTTPS with scripts/services' certificate or plain HTTP, that answers
+/// every request `200` with no body and keeps what each request's `x-amz-content-sha256` said:
+/// it shows what a client sends inside TLS, which no proxy can see. One connection at a time,
+/// kept alive.
+class hash_recorder {
+ public:
+  /// HTTPS with `tls_dir`'s server.pem and server.key; plain HTTP when `tls_dir` is empty.
+  explicit hash_recorder(const std::filesystem::path& tls_dir) {
+    if (!tls_dir.empty()) {
+      tls_.emplace(boost::asio::ssl::context::tls_server);
+      tls_->use_certificate_chain_file((tls_dir / "server.pem").string());
+      tls_->use_private_key_file((tls_dir / "server.key").string(), boost::asio::ssl::context::pem);
+    }
+    acceptor_.open(boost::asio::ip::tcp::v4());
+    acceptor_.bind({boost::asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~hash_recorder() {
+    // A blocking accept() does not return when another thread closes its socket: wake it with
+    // a connection of our own.
+    stopping_ = true;
+    boost::asio::ip::tcp::socket wake(io_);
+    boost::system::error_code ignored;
+    wake.connect(acceptor_.local_endpoint(), ignored);
+    thread_.join();
+  }
+  hash_recorder(const hash_recorder&) = delete;
+  hash_recorder& operator=(const hash_recorder&) = delete;
+
+  [[nodiscard]] std::string endpoint() const {
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+  /// `x-amz-content-sha256` of every request so far, oldest first.
+  [[nodiscard]] std::vector<std::string> payload_hashes() const {
+    std::lock_guard lock(mutex_);
+    return hashes_;
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      boost::asio::ip::tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec || stopping_) return;
+      if (!tls_) {
+        answer_all(socket);
+        continue;
+      }
+      boost::asio::ssl::stream<boost::asio::ip::tcp::socket> stream(std::move(socket), *tls_);
+      stream.handshake(boost::asio::ssl::stream_base::server, ec);
+      if (!ec) answer_all(stream);
+    }
+  }
+  template <class Stream>
+  void answer_all(Stream& stream) {
+    namespace http = boost::beast::http;
+    boost::beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    while (!ec) {
+      http::request<http::string_body> request;
+      http::read(stream, buffer, request, ec);
+      if (ec) return;
+      {
+        std::lock_guard lock(mutex_);
+        hashes_.emplace_back(request["x-amz-content-sha256"]);
+      }
+      http::response<http::empty_body> answer(http::status::ok, request.version());
+      answer.set(http::field::etag, "\"0\"");
+      answer.keep_alive(request.keep_alive());
+      answer.prepare_payload();  // Content-Length: 0, else the body would run to the close
+      http::write(stream, answer, ec);
+    }
+  }
+
+  boost::asio::io_context io_;
+  std::optional<boost::asio::ssl::context> tls_;
+  boost::asio::ip::tcp::acceptor acceptor_{io_};
+  mutable std::mutex mutex_;
+  std::vector<std::string> hashes_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -298,4 +390,51 @@ TEST_CASE("with verify_tls on, a certificate that does not name the host fails a
     CAPTURE(e.what());
     CHECK(contains(e.what(), "'" + bucket + ".localhost'"));
   }
+}
+
+TEST_CASE("over HTTPS a body with a checksum header goes as UNSIGNED-PAYLOAD, which radosgw takes; over HTTP, "
+          "without a checksum, or with payload_signing = always it is signed with its SHA-256",
+          "[s3][tls]") {
+  S3_TLS_OR_SKIP(srv, tls);
+  const std::string body = "a body of thirty-three bytes here";
+  const std::string sha256 = crypto::sha256_hex(body);
+  crypto::crc32c crc;
+  crc.update(body);
+  const store::detail::header_list with_checksum{{"x-amz-checksum-crc32c", crypto::crc32c_base64(crc.value())}};
+  auto put = [&](store::s3_client& client, const std::string& bucket, const std::string& key, bool checksum) {
+    client.send({.method = "PUT", .bucket = bucket, .key = key,
+                 .headers = checksum ? with_checksum : store::detail::header_list{}, .body = body, .send_body = true});
+  };
+
+  // What goes on the wire, inside TLS and outside it, seen by servers of the test's own.
+  const auto tls_dir = std::filesystem::path(tls.ca_file).parent_path();
+  for (bool https : {true, false}) {
+    CAPTURE(https);
+    hash_recorder recorder(https ? tls_dir : std::filesystem::path{});
+    auto conn = s3_test::connection(srv, recorder.endpoint());
+    conn.ca_file = tls.ca_file;
+    conn.stall_timeout = std::chrono::seconds(5);  // a broken recorder fails the test in seconds
+    conn.max_attempts = 1;
+    {  // the recorder serves one connection at a time: each client closes its own before the next
+      store::s3_client automatic(conn);
+      put(automatic, "b", "with-checksum", true);
+      put(automatic, "b", "without-checksum", false);
+    }
+    conn.payload_signing = store::s3_payload_signing::always;
+    store::s3_client always(conn);
+    put(always, "b", "always", true);
+    CHECK(recorder.payload_hashes() == std::vector<std::string>{https ? "UNSIGNED-PAYLOAD" : sha256, sha256, sha256});
+  }
+
+  // radosgw checks the signature of the headers (the checksum among them) and stores the
+  // unsigned body byte for byte.
+  std::string bucket = s3_test::unique_bucket("tls-unsigned");
+  REQUIRE(aws_tls(srv, tls, "s3api create-bucket --bucket " + bucket).status == 0);
+  auto conn = s3_test::connection(srv, tls.endpoint);
+  conn.ca_file = tls.ca_file;
+  store::s3_client client(conn);
+  put(client, bucket, "unsigned", true);
+  auto objects = aws_tls_objects(srv, tls, bucket);
+  REQUIRE(objects.size() == 1);
+  CHECK(objects[0] == std::pair<std::string, std::string>{"unsigned", body});
 }
