@@ -513,7 +513,8 @@ class s3_client {
   }
 
   /// What `c` is signed with (s3_payload_signing). A hash the caller has already costs nothing
-  /// to sign with, so it is used over HTTPS too.
+  /// to sign with, so it is used over HTTPS too. Header names are matched in lower case, as the
+  /// store writes them: any other spelling is signed, the safe side.
   [[nodiscard]] std::string payload_hash(const s3_call& c) const {
     if (!c.payload_hash.empty()) return c.payload_hash;
     auto is_checksum = [](const aws::http_header& h) {
