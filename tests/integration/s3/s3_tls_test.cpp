@@ -392,7 +392,7 @@ TEST_CASE("with verify_tls on, a certificate that does not name the host fails a
   }
 }
 
-TEST_CASE("over HTTPS a body with a checksum header goes as UNSIGNED-PAYLOAD, which radosgw takes; over HTTP, "
+TEST_CASE("over HTTPS a body with a checksum header goes as UNSIGNED-PAYLOAD, which radosgw takes, and over HTTP, "
           "without a checksum, or with payload_signing = always it is signed with its SHA-256",
           "[s3][tls]") {
   S3_TLS_OR_SKIP(srv, tls);
